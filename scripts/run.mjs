@@ -1,0 +1,31 @@
+// Bundles a TypeScript entry point with esbuild (WGSL inlined as text) into dist/ and runs it
+// with the remaining arguments. Used by the npm scripts, so no TypeScript loader is needed.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const [entry, ...args] = process.argv.slice(2);
+if (!entry) {
+  console.error('usage: node scripts/run.mjs ENTRY.ts [ARGS...]');
+  process.exit(2);
+}
+
+const outfile = join(root, 'dist', basename(entry).replace(/\.ts$/, '.mjs'));
+await build({
+  entryPoints: [join(root, entry)],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'inline',
+  loader: { '.wgsl': 'text' },
+  // The Dawn addon and the benchmark peer stay in node_modules.
+  external: ['webgpu', '@tensorflow/*', 'playwright-core'],
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});
+const result = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit' });
+process.exit(result.status ?? 1);
