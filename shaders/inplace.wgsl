@@ -1,0 +1,20 @@
+// In-place accumulation: dst[i] += alpha * src[i]. Used for gradient accumulation, where a
+// separate output buffer would double the memory of every gradient.
+
+struct Params {
+  n: u32,
+  alpha: f32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (i >= params.n) { return; }
+  dst[i] += params.alpha * src[i];
+}

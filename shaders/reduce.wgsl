@@ -1,0 +1,83 @@
+// Reductions (sum, mean, max) over any set of axes. One workgroup per output element: its
+// threads stride over the reduced elements, then combine in workgroup memory as a tree.
+//
+// Host defines:
+//   OP        0 sum, 1 mean, 2 max
+//   WORKGROUP threads per workgroup (a power of two)
+//
+// The input's dimensions are split into kept ones (the output's) and reduced ones; each set
+// comes with its sizes and the input's element strides along them, innermost last.
+
+struct Params {
+  n_out: u32,
+  n_reduce: u32,
+  kept_rank: u32,
+  reduce_rank: u32,
+  kept_shape: array<vec4<u32>, 2>,
+  kept_strides: array<vec4<u32>, 2>,
+  reduce_shape: array<vec4<u32>, 2>,
+  reduce_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+var<workgroup> partial: array<f32, WORKGROUP>;
+
+fn dim(v: array<vec4<u32>, 2>, i: u32) -> u32 {
+  return v[i / 4u][i % 4u];
+}
+
+fn identity() -> f32 {
+  if (OP == 2u) { return -3.4028234663852886e38; }
+  return 0.0;
+}
+
+fn combine(a: f32, b: f32) -> f32 {
+  if (OP == 2u) { return max(a, b); }
+  return a + b;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  // Workgroups past the end still take part in every barrier, so they only skip the writes.
+  let o = linear_workgroup(wid, nwg);
+  let in_range = o < params.n_out;
+
+  // Input offset of the output element: its kept coordinates times their strides.
+  var base = 0u;
+  var rest = o;
+  for (var d = i32(params.kept_rank) - 1; d >= 0; d--) {
+    let size = dim(params.kept_shape, u32(d));
+    base += (rest % size) * dim(params.kept_strides, u32(d));
+    rest = rest / size;
+  }
+
+  var acc = identity();
+  if (in_range) {
+    for (var r = lid; r < params.n_reduce; r += WORKGROUP) {
+      var offset = base;
+      var k = r;
+      for (var d = i32(params.reduce_rank) - 1; d >= 0; d--) {
+        let size = dim(params.reduce_shape, u32(d));
+        offset += (k % size) * dim(params.reduce_strides, u32(d));
+        k = k / size;
+      }
+      acc = combine(acc, x[offset]);
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+
+  for (var stride = WORKGROUP / 2u; stride > 0u; stride = stride / 2u) {
+    if (lid < stride) { partial[lid] = combine(partial[lid], partial[lid + stride]); }
+    workgroupBarrier();
+  }
+
+  if (in_range && lid == 0u) {
+    var result = partial[0];
+    if (OP == 1u) { result = result / f32(params.n_reduce); }
+    out[o] = result;
+  }
+}

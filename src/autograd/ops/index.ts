@@ -1,0 +1,3 @@
+/** The differentiable ops, one module per family. */
+export * from './elementwise.ts';
+export * from './reduce.ts';

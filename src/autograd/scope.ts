@@ -1,0 +1,59 @@
+/**
+ * Scopes that free temporaries, as TensorFlow.js's `tidy` does: every tensor created inside
+ * `tidy(fn)` is disposed when `fn` returns, except the tensors it returns (which move to the
+ * enclosing scope) and those passed to `keep()`. Outside any scope, tensors live until
+ * `dispose()`.
+ */
+import type { Tensor } from './tensor.ts';
+
+const scopes: Set<Tensor>[] = [];
+
+export function trackTensor(t: Tensor): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Removes a tensor from every open scope, so only `dispose()` frees it. */
+export function keep<T extends Tensor>(t: T): T {
+  for (const scope of scopes) scope.delete(t);
+  return t;
+}
+
+type Kept = Tensor | Tensor[] | Record<string, Tensor> | void | number | undefined | null;
+
+function collect(result: unknown, out: Set<Tensor>): void {
+  if (result === null || typeof result !== 'object') return;
+  if (Array.isArray(result)) {
+    for (const item of result) collect(item, out);
+  } else if ('storage' in result && 'shape' in result) {
+    out.add(result as Tensor);
+  } else {
+    for (const value of Object.values(result)) collect(value, out);
+  }
+}
+
+/** Runs `fn` and disposes every tensor it created that it does not return. */
+export function tidy<T extends Kept | unknown>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    scopes.pop();
+  }
+  if (result instanceof Promise) {
+    throw new Error('tidy() takes a synchronous function: await outside it, or dispose tensors yourself');
+  }
+  const returned = new Set<Tensor>();
+  collect(result, returned);
+  for (const t of scope) {
+    if (returned.has(t)) trackTensor(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/** Number of open scopes (for tests). */
+export function scopeDepth(): number {
+  return scopes.length;
+}

@@ -1,0 +1,13 @@
+/**
+ * The engine's entry point for browsers and bundlers: everything except Node-only device
+ * acquisition (import `createEngine` from `src/node.ts` in Node).
+ */
+export { Engine, getEngine, setEngine, hasEngine, type AdapterDescription } from './gpu/engine.ts';
+export { createBrowserEngine, ENABLE_WEBGPU_HINT } from './gpu/browser.ts';
+export { DeviceLimitError, ShaderCompileError, WebGPUUnavailableError, GPUExecutionError } from './gpu/errors.ts';
+export { flags, setFlags } from './gpu/flags.ts';
+export { Tensor, tensor, zeros, type DType, type Shape } from './autograd/tensor.ts';
+export { tidy, keep } from './autograd/scope.ts';
+export { noGrad, enableGrad, clearTape } from './autograd/tape.ts';
+export { gradcheck } from './autograd/gradcheck.ts';
+export * as ops from './autograd/ops/index.ts';

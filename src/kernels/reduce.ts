@@ -1,0 +1,84 @@
+/** Reductions over chosen axes: sum, mean and max (shaders/reduce.wgsl). */
+import reduceSource from '../../shaders/reduce.wgsl';
+import { getEngine } from '../gpu/engine.ts';
+import { Uniforms } from '../gpu/uniforms.ts';
+import { Tensor, formatShape, type Shape } from '../autograd/tensor.ts';
+
+export type ReduceOp = 'sum' | 'mean' | 'max';
+const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
+const MAX_RANK = 8;
+
+/** The workgroup size; a smaller one wastes fewer threads on short reductions. */
+function workgroupFor(nReduce: number): number {
+  return nReduce >= 256 ? 256 : 64;
+}
+
+/** Normalises axes (negative ones count from the end); rejects duplicates and out-of-range axes. */
+export function normalizeAxes(axes: number | readonly number[] | undefined, shape: Shape, op: string): number[] {
+  const rank = shape.length;
+  const list = axes === undefined ? shape.map((_, i) => i) : typeof axes === 'number' ? [axes] : [...axes];
+  const result = list.map((a) => {
+    const axis = a < 0 ? a + rank : a;
+    if (!Number.isInteger(axis) || axis < 0 || axis >= rank) {
+      throw new Error(`${op}: axis ${a} is out of range for shape ${formatShape(shape)}`);
+    }
+    return axis;
+  });
+  if (new Set(result).size !== result.length) throw new Error(`${op}: repeated axis in [${list.join(', ')}]`);
+  return result.sort((a, b) => a - b);
+}
+
+function padded(values: number[]): number[] {
+  return [...values, ...new Array<number>(MAX_RANK - values.length).fill(0)];
+}
+
+/**
+ * Reduces `x` over `axes` (all axes when omitted). The result keeps size-1 dimensions in place
+ * of reduced ones when `keepDims` is set, and drops them otherwise.
+ */
+export function reduce(op: ReduceOp, x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  if (x.dtype !== 'f32') throw new Error(`${op}: needs an f32 tensor; ${x.name} is ${x.dtype}`);
+  if (x.rank > MAX_RANK) throw new Error(`${op}: rank ${x.rank} exceeds the supported ${MAX_RANK}`);
+  const reduced = normalizeAxes(axes, x.shape, op);
+
+  const strides: number[] = [];
+  let stride = 1;
+  for (let i = x.rank - 1; i >= 0; i--) {
+    strides[i] = stride;
+    stride *= x.shape[i];
+  }
+  const kept = x.shape.map((_, i) => i).filter((i) => !reduced.includes(i));
+  const nReduce = reduced.reduce((n, i) => n * x.shape[i], 1);
+  if (nReduce === 0 && op !== 'sum') throw new Error(`${op}: cannot reduce ${formatShape(x.shape)} over an empty axis`);
+
+  const outShape = keepDims ? x.shape.map((d, i) => (reduced.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]);
+  const out = Tensor.empty(outShape, 'f32', op);
+  if (out.size === 0) return out;
+  const workgroup = workgroupFor(nReduce);
+  getEngine().dispatch({
+    kernel: { family: 'reduce', source: reduceSource, defines: { OP: OPS[op], WORKGROUP: workgroup } },
+    bindings: [x.binding(), out.binding()],
+    uniforms: new Uniforms(4 + 4 * MAX_RANK)
+      .u32(out.size, nReduce, kept.length, reduced.length)
+      .u32(...padded(kept.map((i) => x.shape[i])), ...padded(kept.map((i) => strides[i])))
+      .u32(...padded(reduced.map((i) => x.shape[i])), ...padded(reduced.map((i) => strides[i])))
+      .finish(),
+    workgroups: out.size,
+  });
+  return out;
+}
+
+/** Sums a broadcast gradient back to `shape` (the reverse of NumPy broadcasting). */
+export function sumToShape(grad: Tensor, shape: Shape): Tensor {
+  if (grad.shape.length === shape.length && grad.shape.every((d, i) => d === shape[i])) return grad.view(shape);
+  const lead = grad.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < grad.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && grad.shape[i] !== 1)) axes.push(i);
+  }
+  const summed = reduce('sum', grad, axes, true);
+  // Drop the leading dimensions that broadcasting added.
+  const result = summed.view(shape);
+  summed.dispose();
+  return result;
+}
