@@ -1,0 +1,4 @@
+import { register } from './register.ts';
+import elementwise from '../suites/elementwise.ts';
+
+register(elementwise);
