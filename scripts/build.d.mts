@@ -1,0 +1,1 @@
+export function buildLibrary(options?: { entry?: string; outfile?: string; logLevel?: 'silent' | 'error' | 'warning' | 'info' }): Promise<string>;
