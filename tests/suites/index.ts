@@ -1,4 +1,5 @@
 // Every runner-agnostic suite, for the browser run (tests/browser).
 import elementwise from './elementwise.ts';
+import optim from './optim.ts';
 
-export const suites = [elementwise];
+export const suites = [elementwise, optim];
