@@ -1,5 +1,6 @@
 // Every runner-agnostic suite, for the browser run (tests/browser).
 import elementwise from './elementwise.ts';
+import gradcam from './gradcam.ts';
 import optim from './optim.ts';
 
-export const suites = [elementwise, optim];
+export const suites = [elementwise, optim, gradcam];
