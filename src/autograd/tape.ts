@@ -8,6 +8,7 @@
  */
 import { keep, tidy } from './scope.ts';
 import { Tensor, setBackwardImpl, formatShape } from './tensor.ts';
+import { getEngine } from '../gpu/engine.ts';
 
 /** Returns one gradient per input (null where the input needs none). */
 export type BackwardRule = (gradOutputs: (Tensor | null)[]) => (Tensor | null)[];
@@ -100,18 +101,45 @@ export function registerTapeKernels(kernels: { accumulate: (into: Tensor, grad: 
   onesLike = kernels.onesLike;
 }
 
+/**
+ * Returns `grad` if no other tensor shares its storage, else a private copy (disposing `grad`).
+ * Gradients are accumulated in place, and a backward rule may return views of one buffer for
+ * several inputs (add returns the output gradient for both operands), so a gradient that will
+ * be accumulated into must own its storage.
+ */
+function exclusive(grad: Tensor, name: string): Tensor {
+  if (!grad.storage.shared) {
+    grad.name = name;
+    return grad;
+  }
+  const copy = Tensor.empty(grad.shape, grad.dtype, name);
+  if (grad.byteSize > 0) getEngine().copy(grad.storage.entry, 0, copy.storage.entry, 0, grad.byteSize);
+  grad.dispose();
+  return copy;
+}
+
 function runBackward(root: Tensor, gradient?: Tensor): void {
   if (!root.requiresGrad) throw new Error(`backward() on ${root.name}, which does not require a gradient`);
   if (!gradient && root.size !== 1) {
     throw new Error(`backward() without a gradient needs a scalar; ${root.name} has shape ${formatShape(root.shape)}`);
+  }
+  if (gradient && (gradient.shape.length !== root.shape.length || gradient.shape.some((d, i) => d !== root.shape[i]))) {
+    throw new Error(`backward(): gradient shape ${formatShape(gradient.shape)} does not match ${root.name} ${formatShape(root.shape)}`);
+  }
+  if (root.creator !== null && !tape.includes(root.creator)) {
+    throw new Error(
+      `backward() on ${root.name}: its graph was already consumed by an earlier backward() or clearTape(); run the forward pass again`,
+    );
   }
   const nodes = tape;
   tape = [];
 
   tidy(() => {
     const grads = new Map<number, Tensor>();
-    grads.set(root.id, gradient ?? onesLike(root));
+    // A view, so that the caller's gradient tensor is never accumulated into or disposed.
+    grads.set(root.id, gradient ? gradient.view(gradient.shape) : onesLike(root));
 
+    // Takes ownership of `grad`: stores it, or adds it into the gradient already stored.
     const addGrad = (target: Tensor, grad: Tensor) => {
       if (target.shape.length !== grad.shape.length || target.shape.some((d, i) => d !== grad.shape[i])) {
         throw new Error(`gradient of ${target.name} has shape ${formatShape(grad.shape)}, expected ${formatShape(target.shape)}`);
@@ -119,23 +147,28 @@ function runBackward(root: Tensor, gradient?: Tensor): void {
       if (target.creator === null) {
         // A leaf: accumulate into .grad, which outlives this scope.
         if (target.grad === null) {
-          target.grad = keep(grad.view(grad.shape, `${target.name}.grad`));
+          target.grad = keep(exclusive(grad, `${target.name}.grad`));
         } else {
           accumulate(target.grad, grad);
+          grad.dispose();
         }
-        if (grad !== gradient) grad.dispose();
         return;
       }
       const existing = grads.get(target.id);
       if (existing) {
-        accumulate(existing, grad);
+        const owned = exclusive(existing, existing.name);
+        grads.set(target.id, owned);
+        accumulate(owned, grad);
         grad.dispose();
       } else {
         grads.set(target.id, grad);
       }
     };
 
-    if (root.creator === null) addGrad(root, grads.get(root.id)!);
+    if (root.creator === null) {
+      addGrad(root, grads.get(root.id)!);
+      grads.delete(root.id);
+    }
 
     for (let i = nodes.length - 1; i >= 0; i--) {
       const node = nodes[i];
@@ -147,13 +180,14 @@ function runBackward(root: Tensor, gradient?: Tensor): void {
       const gradInputs = node.backward(gradOutputs);
       for (const t of node.saved) t.dispose();
       for (const id of node.outputIds) grads.delete(id);
-      for (const g of gradOutputs) if (g !== gradient) g?.dispose();
 
+      // Each use gets its own view, because a rule may return one tensor for several inputs
+      // (or pass an output gradient through unchanged).
       node.inputs.forEach((input, k) => {
         const g = gradInputs[k];
-        if (g && input.requiresGrad) addGrad(input, g);
-        else g?.dispose();
+        if (g && input.requiresGrad) addGrad(input, g.view(g.shape, g.name));
       });
+      for (const g of new Set([...gradOutputs, ...gradInputs])) g?.dispose();
     }
   });
 }

@@ -39,6 +39,11 @@ export class Storage {
   get alive(): boolean {
     return this.refs > 0;
   }
+
+  /** True when more than one tensor refers to this storage, so an in-place write shows in all. */
+  get shared(): boolean {
+    return this.refs > 1;
+  }
 }
 
 let nextId = 1;
