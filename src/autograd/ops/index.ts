@@ -2,3 +2,7 @@
 export * from './elementwise.ts';
 export * from './reduce.ts';
 export * from './matmul.ts';
+export * from './layernorm.ts';
+export * from './attention.ts';
+export * from './softmax.ts';
+export * from './conv.ts';
