@@ -6,5 +6,3 @@ export * from './layernorm.ts';
 export * from './attention.ts';
 export * from './softmax.ts';
 export * from './conv.ts';
-export * from './layernorm.ts';
-export * from './attention.ts';
