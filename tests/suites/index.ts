@@ -3,5 +3,8 @@ import elementwise from './elementwise.ts';
 import gemm from './gemm.ts';
 import gradcam from './gradcam.ts';
 import optim from './optim.ts';
+import layernorm from './layernorm.ts';
+import gelu from './gelu.ts';
+import attention from './attention.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention];
