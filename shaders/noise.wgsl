@@ -11,7 +11,7 @@
 struct Params {
   n: u32,
   seed: u32,
-  std: f32,
+  sigma: f32,  // the std of the noise (`std` is a reserved word in WGSL)
   low: f32,
   high: f32,
   _pad0: u32,
@@ -48,5 +48,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let u1 = to_unit(lowbias32(key ^ lowbias32(2u * i)));
   let u2 = to_unit(lowbias32(key ^ lowbias32(2u * i + 1u)));
   let z = sqrt(-2.0 * log(u1)) * cos(TWO_PI * u2);
-  out[i] = clamp(x[i] + params.std * z, params.low, params.high);
+  out[i] = clamp(x[i] + params.sigma * z, params.low, params.high);
 }
