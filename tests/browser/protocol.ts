@@ -1,0 +1,39 @@
+/**
+ * Messages from the browser run of the kernel suites (entry.ts) to the program that drives the
+ * page. The page sends each one to `window.engineTestReport(event)` when the driver defined it
+ * (tests/node/browser.test.ts does, through Playwright), in this order: one `plan`, then a
+ * `start` and an `end` per case, then `done`. A `fatal` event replaces all of them when the
+ * engine cannot be created.
+ */
+
+/** An error thrown in the page; `stack` lists the frames in the bundle (entry.js). */
+export interface PageError {
+  name: string;
+  message: string;
+  stack: string;
+}
+
+export interface CaseResult {
+  suite: string;
+  name: string;
+  ok: boolean;
+  /** What a failed case threw. */
+  error?: PageError;
+  milliseconds: number;
+}
+
+export type RunEvent =
+  | { type: 'plan'; adapter: string; suites: { name: string; cases: string[] }[] }
+  | { type: 'start'; suite: string; name: string }
+  | { type: 'end'; result: CaseResult }
+  | { type: 'done'; results: CaseResult[] }
+  | { type: 'fatal'; error: PageError };
+
+/** Seconds a case may take in the browser when it sets no `timeout` (the Node runner's default). */
+export const DEFAULT_CASE_TIMEOUT_SECONDS = 60;
+
+/**
+ * Factor on each case's timeout in the browser: headroom for Chromium's SwiftShader adapter,
+ * which can be slower than the adapter of the Node run.
+ */
+export const BROWSER_TIMEOUT_SCALE = 2;
