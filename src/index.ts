@@ -11,3 +11,4 @@ export { tidy, keep } from './autograd/scope.ts';
 export { noGrad, enableGrad, clearTape } from './autograd/tape.ts';
 export { gradcheck } from './autograd/gradcheck.ts';
 export * as ops from './autograd/ops/index.ts';
+export * as data from './data/index.ts';

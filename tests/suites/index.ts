@@ -6,5 +6,7 @@ import optim from './optim.ts';
 import layernorm from './layernorm.ts';
 import gelu from './gelu.ts';
 import attention from './attention.ts';
+import dataIdx from './data-idx.ts';
+import dataTransforms from './data-transforms.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, dataIdx, dataTransforms];
