@@ -6,3 +6,4 @@ export * from './layernorm.ts';
 export * from './attention.ts';
 export * from './softmax.ts';
 export * from './conv.ts';
+export * from './shape.ts';

@@ -1,0 +1,4 @@
+import { register } from './register.ts';
+import shape from '../suites/shape.ts';
+
+register(shape);
