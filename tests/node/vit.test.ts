@@ -1,0 +1,4 @@
+import { register } from './register.ts';
+import vit from '../suites/vit.ts';
+
+register(vit);
