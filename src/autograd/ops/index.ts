@@ -4,6 +4,7 @@ export * from './reduce.ts';
 export * from './matmul.ts';
 export * from './layernorm.ts';
 export * from './attention.ts';
+export * from './patch.ts';
 export * from './softmax.ts';
 export * from './conv.ts';
 export * from './shape.ts';
