@@ -6,7 +6,8 @@ import optim from './optim.ts';
 import layernorm from './layernorm.ts';
 import gelu from './gelu.ts';
 import attention from './attention.ts';
+import vit from './vit.ts';
 import dataIdx from './data-idx.ts';
 import dataTransforms from './data-transforms.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, dataIdx, dataTransforms];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms];
