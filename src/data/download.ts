@@ -1,8 +1,8 @@
 /**
- * Node-only: downloads the four gzipped Fashion-MNIST files from a mirror, checks the SHA-256
- * of each decompressed file against the table in fashion-mnist.ts, and writes each file
- * atomically (a temporary file in the same directory, then a rename), so that an interrupted
- * download never leaves a partial file that a later run would read.
+ * Node-only: downloads the four gzipped Fashion-MNIST files from a mirror and checks the
+ * SHA-256 of each decompressed file against the table in fashion-mnist.ts. Each file is
+ * written atomically (a temporary file in the same directory, then a rename), so an
+ * interrupted download never leaves a partial file that a later run would read.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
@@ -57,7 +57,7 @@ async function fetchWithTimeouts(url: string, connectTimeoutMs: number, method =
   }
 }
 
-/** True when the mirror answers an HTTP request within `timeoutMs` (any status counts). */
+/** Returns true when the mirror responds to an HTTP request within `timeoutMs` (any status counts). */
 export async function isMirrorReachable(mirror = FASHION_MNIST_MIRROR, timeoutMs = CONNECT_TIMEOUT_MS): Promise<boolean> {
   try {
     await fetchWithTimeouts(mirror, timeoutMs, 'HEAD');

@@ -1,8 +1,8 @@
 /**
  * The numbers of the study's data overview: class counts, example images per class,
- * class-mean images, and the class-similarity matrix (10 x the cosine similarity between
- * class-mean training images resized to 224x224 and scaled to [-1, 1]) with its most similar
- * pairs.
+ * class-mean images, and the class-similarity matrix with its most similar pairs. The matrix
+ * is 10 x the cosine similarity between class-mean training images resized to 224x224 and
+ * scaled to [-1, 1].
  */
 import { tensor } from '../autograd/tensor.ts';
 import { CLASS_NAMES, type HostSplit } from './fashion-mnist.ts';
@@ -110,8 +110,8 @@ export interface ClassSimilarity {
 /**
  * Computes the class-similarity matrix of a split: class means at the source size, a
  * bilinear resize on the GPU to `size` (224 by default), scaling to [-1, 1], then 10 x the
- * cosine similarity. Averaging first and resizing the ten means equals resizing every image
- * and then averaging, because the resize is linear; it reads 10 images instead of 60,000.
+ * cosine similarity. Because the resize is linear, averaging first and resizing the ten means
+ * equals resizing every image and then averaging, and it resizes 10 images instead of 60,000.
  */
 export async function classSimilarity(split: HostSplit, size = 224): Promise<ClassSimilarity> {
   const means = classMeanImages(split);

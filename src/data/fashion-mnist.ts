@@ -1,6 +1,6 @@
 /**
  * Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017): 60,000 training and 10,000 test images of
- * 28x28 grayscale clothing, ten classes. This module holds the file table and assembles the
+ * 28x28 grayscale clothing, ten classes. This module contains the file table and assembles the
  * two splits from the four IDX files' bytes, wherever those bytes came from (a directory in
  * Node: sources-node.ts; a URL in the browser: `fetchFashionMnist`).
  */
@@ -55,7 +55,7 @@ export interface HostSplit {
 export interface FashionMnist {
   train: HostSplit;
   test: HostSplit;
-  /** Where the files came from, for logs: a directory or a URL. */
+  /** Source of the files, for logs: a directory or a URL. */
   source: string;
 }
 

@@ -68,7 +68,9 @@ function readHeader(bytes: Uint8Array, fileName: string, expectedMagic: number):
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
-    const other = magic === LABELS_MAGIC ? ' (a label file)' : magic === IMAGES_MAGIC ? ' (an image file)' : '';
+    let other = '';
+    if (magic === LABELS_MAGIC) other = ' (a label file)';
+    if (magic === IMAGES_MAGIC) other = ' (an image file)';
     throw new IdxFormatError(
       `${fileName}: wrong magic number ${magic}${other}; an IDX ${kind} file starts with ${expectedMagic}. ` +
         'Check that the file is the one named (images and labels swapped?) and not an HTML error page',

@@ -91,7 +91,7 @@ export class DataLoader {
     return this.dropLast || this.indices.length % this.batchSize === 0 ? full : full + 1;
   }
 
-  /** The dataset indices of an epoch in the order its batches take them. */
+  /** Returns the dataset indices of an epoch in the order its batches take them. */
   order(epoch: number): Int32Array {
     const order = Int32Array.from(this.indices);
     return this.shuffle ? shuffleInPlace(order, hashKey(this.seed, epoch)) : order;

@@ -3,8 +3,8 @@
  * on normalised inputs in [-1, 1], seeded, on the GPU.
  *
  * NOTE: this uses its own counter-based generator (shaders/noise.wgsl) because
- * src/kernels/random.ts did not exist when it was written; the noise of a seed therefore
- * differs from `randomNormal`'s for the same seed.
+ * src/kernels/random.ts did not exist when it was written. The noise of a seed therefore
+ * differs from what `randomNormal` would draw for the same seed.
  */
 import noiseSource from '../../shaders/noise.wgsl';
 import { getEngine } from '../gpu/engine.ts';

@@ -6,7 +6,7 @@
  *   2. the `FASHION_MNIST_DIR` environment variable,
  *   3. `./data/fashion-mnist` under the working directory,
  *   4. Debian's `dataset-fashion-mnist` package at /usr/share/datasets/fashion-mnist,
- *   5. when the official mirror answers within a few seconds, a download into
+ *   5. when the official mirror responds within a few seconds, a download into
  *      `./data/fashion-mnist` (see download.ts).
  * Each file may be gzipped (`NAME.gz`) or not (`NAME`).
  */
@@ -99,7 +99,7 @@ export async function readFashionMnistDir(dir: string): Promise<FashionMnist> {
 }
 
 /**
- * Returns the first directory that holds all four files, or the report of each place looked
+ * Returns the first directory that contains all four files, or the report of each place looked
  * at when none does.
  */
 export function findFashionMnistDir(options: SourceOptions = {}): { dir: string | null; looked: string[] } {

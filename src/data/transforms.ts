@@ -84,7 +84,9 @@ export class DeviceSplit {
 
 /** Expands a mean or std option to three channel values, checking its length. */
 function perChannel(value: readonly number[] | number | undefined, fallback: number, channels: number, what: string): number[] {
-  const values = value === undefined ? [fallback] : typeof value === 'number' ? [value] : [...value];
+  let values = [fallback];
+  if (typeof value === 'number') values = [value];
+  if (Array.isArray(value)) values = [...value];
   if (values.length !== 1 && values.length !== channels) {
     throw new Error(`transform: ${what} has ${values.length} values for ${channels} channel(s); give 1 or ${channels}`);
   }
@@ -93,7 +95,7 @@ function perChannel(value: readonly number[] | number | undefined, fallback: num
   return out;
 }
 
-/** A 32-bit integer hash (lowbias32), the host twin of the one in shaders/noise.wgsl. */
+/** Hashes a 32-bit integer (lowbias32, the same hash as in shaders/noise.wgsl). */
 export function hash32(v: number): number {
   let h = v >>> 0;
   h ^= h >>> 16;

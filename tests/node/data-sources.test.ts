@@ -123,7 +123,7 @@ describe('data sources', () => {
 
   it('lists every place when nothing is found', async () => {
     const base = await isolated('nothing');
-    // Port 9 on 127.0.0.1 refuses connections: the "offline" case, answered at once.
+    // Port 9 on 127.0.0.1 refuses connections, which is the "offline" case, reported at once.
     const error = await loadFashionMnist({ ...base, mirror: 'http://127.0.0.1:9/', connectTimeoutMs: 1000 }).catch((e) => e);
     expect(error).toBeInstanceOf(DataNotFoundError);
     const message = (error as Error).message;

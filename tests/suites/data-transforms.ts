@@ -38,7 +38,7 @@ function resizeRef(planes: number, inH: number, inW: number, outH: number, outW:
   return out;
 }
 
-/** The batch kernel's reference: params (index, dy, dx, flip) per sample. */
+/** Computes the batch kernel's float64 reference from params (index, dy, dx, flip) per sample. */
 function batchRef(split: HostSplit, params: Int32Array, outH: number, outW: number, channels: number, mean: number[], std: number[]): Float64Array {
   const { rows, cols } = split;
   const batch = params.length / 4;
@@ -61,7 +61,7 @@ function batchRef(split: HostSplit, params: Int32Array, outH: number, outW: numb
   return out;
 }
 
-/** A host split of `count` random images with labels i mod 10. */
+/** Creates a host split of `count` random images with labels i mod 10. */
 function randomSplit(count: number, seed: number, rows = 28, cols = 28): HostSplit {
   const next = rng(seed);
   const images = Uint8Array.from({ length: count * rows * cols }, () => Math.floor(next() * 256));
@@ -148,12 +148,14 @@ cases.push({
     const shifts = new Set<number>();
     let flips = 0;
     for (let b = 0; b < 200; b++) {
-      assert(Math.abs(a[4 * b + 1]) <= 4 && Math.abs(a[4 * b + 2]) <= 4, `shift (${a[4 * b + 1]}, ${a[4 * b + 2]}) exceeds the padding 4`);
+      assert(Math.abs(a[4 * b + 1]) <= 4, `vertical shift ${a[4 * b + 1]} exceeds the padding 4`);
+      assert(Math.abs(a[4 * b + 2]) <= 4, `horizontal shift ${a[4 * b + 2]} exceeds the padding 4`);
       shifts.add(a[4 * b + 1]);
       flips += a[4 * b + 3];
     }
     assertEqual(shifts.size, 9, 'distinct vertical shifts');
-    assert(flips > 70 && flips < 130, `${flips} of 200 flipped, expected about 100`);
+    assert(flips > 70, `${flips} of 200 flipped, expected about 100`);
+    assert(flips < 130, `${flips} of 200 flipped, expected about 100`);
   },
 });
 
