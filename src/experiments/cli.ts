@@ -1,0 +1,185 @@
+/**
+ * `npm run exp:ensemble` (and exp:densenet, exp:vit): the Fashion-MNIST study end to end on
+ * the engine. See `--help` and the README's "The study" section.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createEngine } from '../gpu/node.ts';
+import { loadFashionMnist } from '../data/sources-node.ts';
+import { writeFileAtomic } from './checkpoint.ts';
+import { MODEL_NAMES, PRESETS, getPreset, type ModelName, type Preset } from './presets.ts';
+import { readModelFolder, runModelStage, runReportStage, summaryTable } from './study.ts';
+
+const OPTIONS = {
+  preset: { type: 'string', default: 'default' },
+  models: { type: 'string', default: 'densenet,vit' },
+  out: { type: 'string' },
+  data: { type: 'string' },
+  adapter: { type: 'string' },
+  epochs: { type: 'string' },
+  seed: { type: 'string', default: '0' },
+  from: { type: 'string' },
+  resume: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export function helpText(): string {
+  const presets = Object.values(PRESETS).map((p) => `  ${p.name.padEnd(8)} ${p.description}`).join('\n');
+  return `Usage: npm run exp:ensemble -- [options]
+       node scripts/run.mjs src/experiments/cli.ts [options]
+
+Reproduces the Fashion-MNIST study: trains DenseNet121 and a ViT, evaluates them and their
+soft-voting ensemble on the test set (clean and with Gaussian noise), computes Grad-CAM and
+writes a run folder with report.html, results.json, checkpoints and figures.
+
+Options:
+  --preset NAME     scale of the study (default: default)
+  --models LIST     models to train, comma-separated: densenet, vit (default: densenet,vit)
+  --out DIR         run folder (default: runs/<preset>, or runs/<preset>-<model> for one model)
+  --data DIR        folder with the four Fashion-MNIST IDX files (gzipped or not); otherwise
+                    $FASHION_MNIST_DIR, ./data/fashion-mnist, /usr/share/datasets/fashion-mnist,
+                    then a download
+  --adapter NAME    WebGPU adapter: auto, hardware, lavapipe, swiftshader or part of a name
+                    (default: $ENGINE_ADAPTER or auto)
+  --epochs N        override the preset's number of epochs for every model
+  --seed N          seed of initialisation, data order, subsets and noise (default: 0)
+  --resume          continue an interrupted run from its last checkpoints
+  --force           delete an existing run folder and start over
+  --from A,B        build the ensemble and the report from run folders A and B (each made with
+                    --models densenet or --models vit, same preset and seed); trains nothing
+  -h, --help        print this help
+
+Presets:
+${presets}
+`;
+}
+
+interface Args {
+  preset: Preset;
+  models: ModelName[];
+  out: string;
+  data?: string;
+  adapter?: string;
+  seed: number;
+  resume: boolean;
+  force: boolean;
+  from: string[] | null;
+}
+
+/** Parses and validates the command line; raises an Error with the reason. */
+export function parseCommandLine(argv: string[]): Args | 'help' {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}; options start with --`);
+  const preset = getPreset(values.preset);
+
+  const models = values.models.split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of models) {
+    if (!(MODEL_NAMES as readonly string[]).includes(m)) throw new Error(`unknown model "${m}" in --models; choose from ${MODEL_NAMES.join(', ')}`);
+  }
+  if (models.length === 0) throw new Error('--models is empty; give densenet, vit or both');
+
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`invalid --seed ${values.seed}; expected an integer in [0, 2^32)`);
+  if (values.epochs !== undefined) {
+    const epochs = Number(values.epochs);
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`invalid --epochs ${values.epochs}; expected a positive integer`);
+    preset.densenet.train.epochs = epochs;
+    preset.vit.train.epochs = epochs;
+  }
+  if (values.resume && values.force) throw new Error('--resume and --force contradict each other; give one');
+
+  const from = values.from ? values.from.split(',').map((p) => p.trim()).filter(Boolean) : null;
+  if (from && from.length === 0) throw new Error('--from needs one or more run folders, comma-separated');
+  const defaultOut = from ? `runs/${preset.name}-ensemble` : models.length === 1 ? `runs/${preset.name}-${models[0]}` : `runs/${preset.name}`;
+  return {
+    preset, models: models as ModelName[], out: resolve(values.out ?? defaultOut), data: values.data, adapter: values.adapter,
+    seed, resume: values.resume, force: values.force, from,
+  };
+}
+
+/** Prepares the run folder: refuses to overwrite one unless --resume or --force says so. */
+function prepareRunFolder(args: Args): void {
+  const config = { preset: args.preset.name, models: args.models, seed: args.seed, from: args.from, presetConfig: args.preset };
+  if (existsSync(args.out) && readdirSync(args.out).length > 0) {
+    if (args.force) {
+      rmSync(args.out, { recursive: true, force: true });
+    } else if (args.resume) {
+      const configPath = join(args.out, 'config.json');
+      if (existsSync(configPath)) {
+        const previous = JSON.parse(readFileSync(configPath, 'utf8')) as { preset: string; seed: number };
+        if (previous.preset !== args.preset.name || previous.seed !== args.seed) {
+          throw new Error(`${args.out} holds a run of preset ${previous.preset} with seed ${previous.seed}; resume with the same --preset and --seed, or use --force`);
+        }
+      }
+    } else {
+      throw new Error(`run folder ${args.out} already exists; pass --resume to continue it, --force to start over, or --out for another folder`);
+    }
+  }
+  mkdirSync(args.out, { recursive: true });
+  writeFileAtomic(join(args.out, 'config.json'), JSON.stringify({ ...config, argv: process.argv.slice(2) }, null, 1));
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: Args | 'help';
+  try {
+    args = parseCommandLine(argv);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}\n`);
+    console.error(helpText());
+    return 2;
+  }
+  if (args === 'help') {
+    console.log(helpText());
+    return 0;
+  }
+
+  const startedAt = performance.now();
+  const log = (line: string) => console.log(line);
+  try {
+    prepareRunFolder(args);
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 2;
+  }
+
+  const engine = await createEngine({ adapter: args.adapter });
+  log(`study: preset ${args.preset.name} on ${engine.adapter.name} (${engine.adapter.isSoftware ? 'software' : 'hardware'} adapter); run folder ${args.out}`);
+  const interrupted = () => {
+    console.error(`\ninterrupted: the last complete checkpoint in ${args.out} is intact; continue with --resume`);
+    process.exit(130);
+  };
+  process.on('SIGINT', interrupted);
+  process.on('SIGTERM', interrupted);
+  try {
+    const data = await loadFashionMnist({ dataDir: args.data, log });
+    if (args.from) {
+      const folders = args.from.flatMap((run) => MODEL_NAMES.map((m) => readModelFolder(resolve(run), m)).filter((f) => f !== null));
+      if (folders.length === 0) throw new Error(`no model folders (densenet/summary.json or vit/summary.json) in ${args.from.join(', ')}`);
+      const presets = new Set(folders.map((f) => f.stage.preset));
+      if (presets.size > 1 || !presets.has(args.preset.name)) {
+        throw new Error(`--from folders were made with preset(s) ${[...presets].join(', ')}; pass the same --preset (${args.preset.name} was given)`);
+      }
+      const results = await runReportStage({ preset: args.preset, out: args.out, seed: args.seed, data, folders, startedAt, log });
+      log(`\n${summaryTable(results)}\n\nreport: ${join(args.out, 'report.html')}`);
+      return 0;
+    }
+
+    for (const model of args.models) {
+      await runModelStage({ preset: args.preset, out: args.out, seed: args.seed, resume: args.resume, data, log }, model);
+    }
+    const folders = args.models.map((m) => readModelFolder(args.out, m)!);
+    const results = await runReportStage({ preset: args.preset, out: args.out, seed: args.seed, data, folders, startedAt, log });
+    log(`\n${summaryTable(results)}\n\nwall time ${((performance.now() - startedAt) / 1000).toFixed(0)} s on ${engine.adapter.name}; report: ${join(args.out, 'report.html')}`);
+    return 0;
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    engine.dispose();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
