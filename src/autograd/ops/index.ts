@@ -8,3 +8,4 @@ export * from './patch.ts';
 export * from './softmax.ts';
 export * from './conv.ts';
 export * from './shape.ts';
+export * from './dropout.ts';
