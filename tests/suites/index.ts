@@ -9,5 +9,8 @@ import attention from './attention.ts';
 import vit from './vit.ts';
 import dataIdx from './data-idx.ts';
 import dataTransforms from './data-transforms.ts';
+import softmax from './softmax.ts';
+import shape from './shape.ts';
+import random from './random.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random];
