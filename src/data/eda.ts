@@ -5,7 +5,7 @@
  * scaled to [-1, 1].
  */
 import { tensor } from '../autograd/tensor.ts';
-import { CLASS_NAMES, type HostSplit } from './fashion-mnist.ts';
+import { CLASS_NAMES, type FashionMnist, type HostSplit } from './fashion-mnist.ts';
 import { CLASS_COUNT } from './idx.ts';
 import { resizeBilinear } from './resize.ts';
 
@@ -124,4 +124,24 @@ export async function classSimilarity(split: HostSplit, size = 224): Promise<Cla
   const scaled = Float64Array.from(values, (v) => 2 * v - 1);
   const matrix = scaledCosineMatrix(scaled, CLASS_COUNT);
   return { matrix, pairs: topPairs(matrix, 5) };
+}
+
+/** Every number of the data overview, ready for a report. */
+export interface DataOverview {
+  classNames: string[];
+  /** Samples per class in each split. */
+  counts: { train: number[]; test: number[] };
+  /** Training-set indices of the first examples of each class, one row per class. */
+  examples: number[][];
+  similarity: ClassSimilarity;
+}
+
+/** Computes the data overview: class counts, example indices and the class-similarity matrix. */
+export async function dataOverview(data: FashionMnist, options: { examplesPerClass?: number; size?: number } = {}): Promise<DataOverview> {
+  return {
+    classNames: [...CLASS_NAMES],
+    counts: { train: classCounts(data.train.labels), test: classCounts(data.test.labels) },
+    examples: exampleIndices(data.train.labels, options.examplesPerClass ?? 10),
+    similarity: await classSimilarity(data.train, options.size ?? 224),
+  };
 }

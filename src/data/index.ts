@@ -19,6 +19,6 @@ export {
 export { DataLoader, balancedSubset, shuffleInPlace, type LoaderOptions } from './loader.ts';
 export { addGaussianNoise, type NoiseOptions } from './noise.ts';
 export {
-  classCounts, exampleIndices, exampleGrid, classMeanImages, classSimilarity, scaledCosineMatrix, topPairs,
-  type ClassPair, type ClassSimilarity,
+  classCounts, exampleIndices, exampleGrid, classMeanImages, classSimilarity, scaledCosineMatrix, topPairs, dataOverview,
+  type ClassPair, type ClassSimilarity, type DataOverview,
 } from './eda.ts';

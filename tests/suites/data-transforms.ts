@@ -5,7 +5,7 @@
 import { tensor } from '../../src/index.ts';
 import {
   DataLoader, DeviceSplit, IMAGENET_NORMALIZATION, SYMMETRIC_NORMALIZATION, addGaussianNoise, balancedSubset, classCounts,
-  classSimilarity, exampleGrid, resizeBilinear, sampleParams, scaledCosineMatrix, topPairs, transformImages, type HostSplit,
+  classSimilarity, dataOverview, exampleGrid, resizeBilinear, sampleParams, scaledCosineMatrix, topPairs, transformImages, type HostSplit,
 } from '../../src/data/index.ts';
 import { assert, assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
 import { rng, uniform } from '../harness/random.ts';
@@ -300,6 +300,18 @@ cases.push({
     const pairs = topPairs(matrix, 2);
     assertEqual(pairs.map((p) => [p.a, p.b]), [[0, 1], [1, 2]], 'top pairs');
     assertEqual(pairs[0].names, ['T-shirt/top', 'Trouser'], 'class names');
+  },
+});
+
+cases.push({
+  name: 'data overview',
+  run: async () => {
+    const overview = await dataOverview({ train: randomSplit(50, 10), test: randomSplit(20, 11), source: 'memory' }, { examplesPerClass: 2, size: 32 });
+    assertEqual(overview.counts.train, new Array(10).fill(5), 'train counts');
+    assertEqual(overview.counts.test, new Array(10).fill(2), 'test counts');
+    assertEqual(overview.examples[3], [3, 13], 'examples of class 3');
+    assertEqual(overview.classNames[9], 'Ankle boot', 'class name');
+    assertEqual(overview.similarity.pairs.length, 5, 'pairs');
   },
 });
 
