@@ -3,8 +3,10 @@
 import type { BenchGroup } from './harness.ts';
 import gemm from './gemm.ts';
 import data from './data.ts';
+import vit from './vit.ts';
 
 export const groups: BenchGroup[] = [
   gemm,
   data,
+  vit,
 ];
