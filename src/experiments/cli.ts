@@ -93,14 +93,16 @@ export function parseCommandLine(argv: string[]): Args | 'help' {
 
   const from = values.from ? values.from.split(',').map((p) => p.trim()).filter(Boolean) : null;
   if (from && from.length === 0) throw new Error('--from needs one or more run folders, comma-separated');
-  const defaultOut = from ? `runs/${preset.name}-ensemble` : models.length === 1 ? `runs/${preset.name}-${models[0]}` : `runs/${preset.name}`;
+  let defaultOut = `runs/${preset.name}`;
+  if (from) defaultOut = `runs/${preset.name}-ensemble`;
+  else if (models.length === 1) defaultOut = `runs/${preset.name}-${models[0]}`;
   return {
     preset, models: models as ModelName[], out: resolve(values.out ?? defaultOut), data: values.data, adapter: values.adapter,
     seed, resume: values.resume, force: values.force, from,
   };
 }
 
-/** Prepares the run folder: refuses to overwrite one unless --resume or --force says so. */
+/** Creates the run folder, and rejects an existing one unless --resume or --force is given. */
 function prepareRunFolder(args: Args): void {
   const config = { preset: args.preset.name, models: args.models, seed: args.seed, from: args.from, presetConfig: args.preset };
   if (existsSync(args.out) && readdirSync(args.out).length > 0) {
@@ -111,7 +113,7 @@ function prepareRunFolder(args: Args): void {
       if (existsSync(configPath)) {
         const previous = JSON.parse(readFileSync(configPath, 'utf8')) as { preset: string; seed: number };
         if (previous.preset !== args.preset.name || previous.seed !== args.seed) {
-          throw new Error(`${args.out} holds a run of preset ${previous.preset} with seed ${previous.seed}; resume with the same --preset and --seed, or use --force`);
+          throw new Error(`${args.out} contains a run of preset ${previous.preset} with seed ${previous.seed}; resume with the same --preset and --seed, or use --force`);
         }
       }
     } else {
@@ -156,7 +158,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     const data = await loadFashionMnist({ dataDir: args.data, log });
     if (args.from) {
-      const folders = args.from.flatMap((run) => MODEL_NAMES.map((m) => readModelFolder(resolve(run), m)).filter((f) => f !== null));
+      const runs = [...new Set(args.from.map((run) => resolve(run)))];
+      const folders = runs.flatMap((run) => MODEL_NAMES.map((m) => readModelFolder(run, m)).filter((f) => f !== null));
+      for (const m of MODEL_NAMES) {
+        const sources = folders.filter((f) => f.stage.model.name === m).map((f) => f.run);
+        if (sources.length > 1) throw new Error(`--from: ${m} appears in both ${sources.join(' and ')}; give one run folder per model`);
+      }
       if (folders.length === 0) throw new Error(`no model folders (densenet/summary.json or vit/summary.json) in ${args.from.join(', ')}`);
       const presets = new Set(folders.map((f) => f.stage.preset));
       if (presets.size > 1 || !presets.has(args.preset.name)) {

@@ -42,7 +42,7 @@ export function enlarge(pixels: Uint8Array, width: number, height: number, chann
 
 const AXIS_LABELS = { labelLimit: 160 };
 
-/** A bar chart of train and test counts per class. */
+/** Returns a bar chart of train and test counts per class. */
 export function classDistributionSpec(classNames: readonly string[], train: number[], test: number[]): vl.TopLevelSpec {
   const values = classNames.flatMap((name, c) => [
     { class: name, split: 'train', count: train[c] },
@@ -65,7 +65,7 @@ export function classDistributionSpec(classNames: readonly string[], train: numb
   };
 }
 
-/** A heat map of a square matrix with its values printed in the cells. */
+/** Returns a heat map of a square matrix with its values printed in the cells. */
 export function matrixSpec(title: string, classNames: readonly string[], matrix: number[][], options: { xTitle: string; yTitle: string; format: string; scheme: string }): vl.TopLevelSpec {
   const values = matrix.flatMap((row, i) => row.map((v, j) => ({ row: classNames[i], column: classNames[j], value: v })));
   const max = Math.max(...matrix.flat());

@@ -50,8 +50,8 @@ export function buildModel(name: ModelName, preset: Preset, seed: number): Class
 }
 
 /**
- * The head DenseNet applies to its final batchnorm output, as torchvision's forward does:
- * ReLU, global average pooling, the linear classifier.
+ * Returns the head DenseNet applies to its final batchnorm output, as torchvision's forward
+ * does: ReLU, global average pooling, then the linear classifier.
  */
 export function denseNetHead(model: FeatureClassifier): (features: Tensor) => Tensor {
   return (features) => model.classifier.forward(mean(relu(features), [2, 3]));

@@ -1,10 +1,10 @@
 /**
  * Presets of the Fashion-MNIST study. `paper` is the study as published (224x224, three
  * channels, ImageNet normalisation, torchvision's DenseNet121 and the 1.32M-parameter ViT,
- * Adam at 1e-3, batch 64) and needs a GPU. The reduced presets keep both topologies (DenseNet's
- * four dense blocks of 6, 12, 24 and 16 layers with bottlenecks and transitions; the ViT's
- * pre-norm encoder of depth 6) at a lower resolution and width, so that they finish on a
- * software adapter.
+ * Adam at 1e-3, batch 64) and needs a GPU. The reduced presets keep both topologies at a lower
+ * resolution and width, so that they finish on a software adapter. DenseNet keeps its four
+ * dense blocks of 6, 12, 24 and 16 layers with bottlenecks and transitions, and the ViT keeps
+ * its pre-norm encoder of depth 6.
  */
 
 export interface DenseNetPreset {
@@ -140,7 +140,7 @@ export function normalizationOf(preset: Preset): { mean: number[]; std: number[]
   return { mean: [0.5], std: [0.5] };
 }
 
-/** The range of normalised pixel values: where noisy inputs are clamped. */
+/** Returns the range of normalised pixel values, where noisy inputs are clamped. */
 export function normalizedRange(preset: Preset): [number, number] {
   const { mean, std } = normalizationOf(preset);
   const lows = mean.map((m, i) => (0 - m) / std[i]);

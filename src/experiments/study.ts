@@ -8,12 +8,12 @@
  *   <run>/figures/*.png               example images and Grad-CAM figures
  *   <run>/results.json, report.html   written once every requested model is done
  *
- * `runModelStage` trains and evaluates one model (so that the two models can run on different
- * machines); `runReportStage` combines model folders into the ensemble, results.json and the
+ * `runModelStage` trains and evaluates one model, so the two models can run on different
+ * machines. `runReportStage` combines model folders into the ensemble, results.json and the
  * report.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getEngine } from '../gpu/engine.ts';
 import { noGrad } from '../autograd/tape.ts';
 import { DataLoader, balancedSubset } from '../data/loader.ts';
@@ -286,7 +286,10 @@ export async function runReportStage(ctx: ReportContext): Promise<Results> {
     const title = g.kind === 'confusion'
       ? `${CLASS_NAMES[g.trueClass]} predicted as ${CLASS_NAMES[g.predictedClass]} (test image ${g.index})`
       : `${CLASS_NAMES[g.trueClass]}, correct (test image ${g.index})`;
-    return { title, dataUrl: pngDataUrl(readFileSync(join(f.run, g.file))) };
+    const png = readFileSync(join(f.run, g.file));
+    // A report built with --from keeps a copy of every figure in its own run folder.
+    if (resolve(f.run) !== resolve(ctx.out)) writeFileAtomic(join(ctx.out, g.file), png);
+    return { title, dataUrl: pngDataUrl(png) };
   }));
   const html = await buildReport({
     runName: ctx.out,
@@ -309,7 +312,7 @@ export async function runReportStage(ctx: ReportContext): Promise<Results> {
   return results;
 }
 
-/** The summary table printed at the end of a run. */
+/** Formats the summary table printed at the end of a run. */
 export function summaryTable(results: Results): string {
   const rows: [string, ResultEntry][] = Object.entries(results.models);
   if (results.ensemble) rows.push(['ensemble', results.ensemble]);

@@ -1,6 +1,6 @@
 // Opens a report in headless Chromium and returns what a reader would see: console errors,
-// failed requests, the number of charts and images, and how much colour a screenshot of its
-// charts holds (charts are coloured; the page around them is black on white).
+// failed requests, the number of charts and images, and the share of coloured pixels in
+// screenshots of its sections. Charts are coloured and the page around them is black on white.
 import { decode } from 'fast-png';
 import { chromium } from 'playwright-core';
 import { pathToFileURL } from 'node:url';
