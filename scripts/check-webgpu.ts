@@ -1,6 +1,7 @@
 // Creates a WebGPU device on the adapter that the tests and CLIs will use (ENGINE_ADAPTER, or
 // auto), prints its name and exits 1 with the reason when there is none. Run by scripts/setup.sh.
-import { createEngine } from '../src/node.ts';
+// It imports only the GPU layer, so that a broken op or model elsewhere cannot fail the check.
+import { createEngine } from '../src/gpu/node.ts';
 
 try {
   const engine = await createEngine({ log: false });
