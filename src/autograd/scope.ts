@@ -31,16 +31,20 @@ function collect(result: unknown, out: Set<Tensor>): void {
   }
 }
 
-/** Runs `fn` and disposes every tensor it created that it does not return. */
+/** Runs `fn` and disposes every tensor it created that it does not return (all of them if it throws). */
 export function tidy<T extends Kept | unknown>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
   try {
     result = fn();
-  } finally {
+  } catch (error) {
+    // Nothing created inside a failed scope can be returned, so none of it is kept.
     scopes.pop();
+    for (const t of scope) t.dispose();
+    throw error;
   }
+  scopes.pop();
   if (result instanceof Promise) {
     throw new Error('tidy() takes a synchronous function: await outside it, or dispose tensors yourself');
   }

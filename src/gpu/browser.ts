@@ -1,5 +1,5 @@
 /** Device acquisition in a browser, through `navigator.gpu`. */
-import { Engine, maximumLimits, setEngine } from './engine.ts';
+import { Engine, getEngine, hasEngine, maximumLimits, setEngine } from './engine.ts';
 import { WebGPUUnavailableError } from './errors.ts';
 import { describeAdapter } from './describe.ts';
 
@@ -18,7 +18,10 @@ export async function createBrowserEngine(options: { powerPreference?: GPUPowerP
     throw new WebGPUUnavailableError(`WebGPU is present but no adapter was found (blocked GPU or driver). ${ENABLE_WEBGPU_HINT}`);
   }
   const device = await adapter.requestDevice({ requiredLimits: maximumLimits(adapter) });
-  const engine = new Engine(device, describeAdapter(adapter, 'browser'), () => setEngine(null));
+  // Disposing an older engine must not unset a newer current one.
+  const engine: Engine = new Engine(device, describeAdapter(adapter, 'browser'), () => {
+    if (hasEngine() && getEngine() === engine) setEngine(null);
+  });
   setEngine(engine);
   console.info(`[engine] adapter: ${engine.adapter.name} (${engine.adapter.isSoftware ? 'software' : 'hardware'})`);
   return engine;

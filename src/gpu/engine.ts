@@ -251,7 +251,9 @@ export class Engine {
    * compilation comes first, because the validation errors that follow it only repeat it.
    */
   async checkErrors(): Promise<void> {
-    if (this.errors.length > 0) await this.pipelines.settle();
+    // Always settled, not only when errors were reported: the device's uncaptured-error events
+    // for an invalid pipeline may arrive after the readback that should raise its compile error.
+    await this.pipelines.settle();
     const compile = this.pipelines.compileErrors.shift();
     if (compile) {
       this.errors.length = 0;

@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
-import { Engine, maximumLimits, setEngine, type AdapterDescription } from './engine.ts';
+import { Engine, getEngine, hasEngine, maximumLimits, setEngine, type AdapterDescription } from './engine.ts';
 import { describeAdapter } from './describe.ts';
 import { WebGPUUnavailableError } from './errors.ts';
 
@@ -117,7 +117,32 @@ export async function createEngine(options: NodeEngineOptions = {}): Promise<Eng
   if (options.log !== false) {
     console.error(`[engine] adapter: ${description.name} (${description.kind}, ${description.isSoftware ? 'software' : 'hardware'})`);
   }
-  const engine = new Engine(device, description, () => setEngine(null));
+  const engine = new Engine(device, description, () => {
+    liveEngines.delete(engine);
+    if (hasEngine() && getEngine() === engine) setEngine(null);
+  });
+  liveEngines.add(engine);
+  installExitHook();
   setEngine(engine);
   return engine;
+}
+
+// Engines not yet disposed, destroyed by the exit hook.
+const liveEngines = new Set<Engine>();
+let exitHookInstalled = false;
+
+/**
+ * Destroys every engine's device when Node's event loop runs empty ('beforeExit'), so that a
+ * program that never calls dispose() still exits, however the Dawn addon behaves. With webgpu
+ * 0.6.2 on lavapipe and SwiftShader the process already exits without it
+ * (tests/node/engine.test.ts spawns such a program); the hook keeps that true if a Dawn build
+ * holds the loop open while a device lives. 'beforeExit' does not fire on process.exit() or a
+ * fatal signal, where the OS reclaims the device anyway.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('beforeExit', () => {
+    for (const engine of [...liveEngines]) engine.dispose();
+  });
 }
