@@ -12,5 +12,6 @@ import dataTransforms from './data-transforms.ts';
 import softmax from './softmax.ts';
 import shape from './shape.ts';
 import random from './random.ts';
+import engine from './engine.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random, engine];
