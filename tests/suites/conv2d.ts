@@ -1,0 +1,183 @@
+// conv2d: forward and both gradients against float64 references on awkward shapes, channel
+// views (reading a prefix, writing a slice, accumulating), and backward rules against finite
+// differences, including a dense block's zero-copy concatenation.
+import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
+import * as K from '../../src/kernels/conv2d.ts';
+import { FeatureMap } from '../../src/autograd/ops/conv.ts';
+import { assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
+import { f32, uniform } from '../harness/random.ts';
+import { suite, type Case } from '../harness/suite.ts';
+import { conv2dGradRef, conv2dRef, outSize, type ConvShape } from '../reference/cnn.ts';
+
+// batch, channels in, height, width, channels out, kernel, stride, padding: channels 1, 3, 5,
+// 33, images 1x1 and 7x7, batch 1, the DenseNet kernels (7x7/2/3, 3x3/1/1, 1x1), and output
+// channels just under and over the 16, 32 and 64 row tiles.
+const SHAPES: ConvShape[] = [
+  { batch: 1, cin: 1, h: 1, w: 1, cout: 1, k: 1, stride: 1, pad: 0 },
+  { batch: 3, cin: 5, h: 1, w: 1, cout: 3, k: 1, stride: 1, pad: 0 },
+  { batch: 1, cin: 3, h: 7, w: 7, cout: 5, k: 3, stride: 1, pad: 1 },
+  { batch: 2, cin: 5, h: 7, w: 7, cout: 33, k: 1, stride: 1, pad: 0 },
+  { batch: 1, cin: 3, h: 13, w: 11, cout: 8, k: 7, stride: 2, pad: 3 },
+  { batch: 2, cin: 33, h: 5, w: 5, cout: 17, k: 3, stride: 1, pad: 1 },
+  { batch: 1, cin: 1, h: 7, w: 7, cout: 65, k: 3, stride: 1, pad: 1 },
+  { batch: 2, cin: 3, h: 9, w: 10, cout: 64, k: 3, stride: 2, pad: 1 },
+  { batch: 1, cin: 36, h: 1, w: 1, cout: 5, k: 3, stride: 1, pad: 1 },
+  { batch: 1, cin: 3, h: 2, w: 3, cout: 2, k: 7, stride: 2, pad: 3 },
+];
+
+function label(s: ConvShape): string {
+  return `[${s.batch}, ${s.cin}, ${s.h}, ${s.w}] * ${s.cout}x${s.k}x${s.k} s${s.stride} p${s.pad}`;
+}
+
+function inputs(s: ConvShape, seed: number) {
+  const oh = outSize(s.h, s.k, s.stride, s.pad);
+  const ow = outSize(s.w, s.k, s.stride, s.pad);
+  return {
+    x: f32(uniform(s.batch * s.cin * s.h * s.w, seed, -1, 1)),
+    w: f32(uniform(s.cout * s.cin * s.k * s.k, seed + 1, -1, 1)),
+    b: f32(uniform(s.cout, seed + 2, -1, 1)),
+    dy: f32(uniform(s.batch * s.cout * oh * ow, seed + 3, -1, 1)),
+    yShape: [s.batch, s.cout, oh, ow],
+  };
+}
+
+// f32 sums of up to a few hundred products of values in [-1, 1].
+const TOL = { atol: 2e-4, rtol: 1e-4 };
+
+const cases: Case[] = [];
+
+SHAPES.forEach((s, index) => {
+  cases.push({
+    name: `forward ${label(s)}`,
+    run: async () => {
+      const { x, w, b, yShape } = inputs(s, 10 * index);
+      for (const withBias of [false, true]) {
+        const y = tidy(() =>
+          K.conv2dForward(tensor(x, [s.batch, s.cin, s.h, s.w]), tensor(w, [s.cout, s.cin, s.k, s.k]), withBias ? tensor(b, [s.cout]) : null, { stride: s.stride, padding: s.pad }),
+        );
+        assertEqual(y.shape, yShape, 'output shape');
+        assertClose(await y.data(), conv2dRef(x, w, withBias ? b : null, s), `conv2d ${withBias ? 'with' : 'without'} bias`, TOL);
+        y.dispose();
+      }
+    },
+  });
+  cases.push({
+    name: `input and weight gradients ${label(s)}`,
+    run: async () => {
+      const { x, w, dy, yShape } = inputs(s, 10 * index + 5);
+      const expected = conv2dGradRef(x, w, dy, s);
+      const [dx, dw] = tidy(() => {
+        const conv = { stride: s.stride, padding: s.pad };
+        const wt = tensor(w, [s.cout, s.cin, s.k, s.k]);
+        const dyt = tensor(dy, yShape);
+        return [
+          K.conv2dBackwardData(dyt, wt, [s.batch, s.cin, s.h, s.w], conv),
+          K.conv2dBackwardWeight(dyt, tensor(x, [s.batch, s.cin, s.h, s.w]), wt.shape, conv),
+        ];
+      });
+      assertClose(await dx.data(), expected.dx, 'dx', TOL);
+      assertClose(await dw.data(), expected.dw, 'dw', TOL);
+      dx.dispose();
+      dw.dispose();
+    },
+  });
+});
+
+cases.push({
+  name: 'weight gradient with a split K',
+  run: async () => {
+    // 2 * 40 * 40 = 3200 pixels of K: the kernel splits them and sums the partial results.
+    const s: ConvShape = { batch: 2, cin: 3, h: 40, w: 40, cout: 4, k: 3, stride: 1, pad: 1 };
+    const { x, w, dy, yShape } = inputs(s, 77);
+    const dw = tidy(() => K.conv2dBackwardWeight(tensor(dy, yShape), tensor(x, [2, 3, 40, 40]), [4, 3, 3, 3], { padding: 1 }));
+    assertClose(await dw.data(), conv2dGradRef(x, w, dy, s).dw, 'dw', { atol: 1e-3, rtol: 1e-4 });
+    dw.dispose();
+  },
+});
+
+cases.push({
+  name: 'channel views and accumulation',
+  run: async () => {
+    // Read channels [0, 3) of a [2, 7, 5, 5] map and add the result into channels [4, 6) of a
+    // [2, 9, 3, 3] map, whose other channels must stay as they were.
+    const big = f32(uniform(2 * 7 * 25, 1, -1, 1));
+    const w = f32(uniform(2 * 3 * 9, 2, -1, 1));
+    const target = f32(uniform(2 * 9 * 9, 3, -1, 1));
+    const s: ConvShape = { batch: 2, cin: 3, h: 5, w: 5, cout: 2, k: 3, stride: 2, pad: 1 };
+    const x = new Float64Array(2 * 3 * 25);
+    for (let n = 0; n < 2; n++) x.set(big.subarray(n * 175, n * 175 + 75), n * 75);
+    const conv = conv2dRef(x, w, null, s);
+    const expected = Float64Array.from(target);
+    for (let n = 0; n < 2; n++) for (let i = 0; i < 18; i++) expected[n * 81 + 36 + i] += conv[n * 18 + i];
+
+    const out = tensor(target, [2, 9, 3, 3]);
+    tidy(() => {
+      const src = tensor(big, [2, 7, 5, 5]);
+      K.conv2dForward(K.channelSlice(src, 0, 3), tensor(w, [2, 3, 3, 3]), null, { stride: 2, padding: 1 }, K.channelSlice(out, 4, 2), 1);
+    });
+    assertClose(await out.data(), expected, 'accumulated slice', TOL);
+    out.dispose();
+  },
+});
+
+cases.push({
+  name: 'shape errors name both shapes',
+  run: async () => {
+    const x = tensor(new Float32Array(2 * 5 * 4 * 4), [2, 5, 4, 4]);
+    const w = tensor(new Float32Array(8 * 3 * 9), [8, 3, 3, 3]);
+    await assertThrows(() => K.conv2dForward(x, w, null), /input channels 5 do not match weight \[8, 3, 3, 3\]/, 'channel mismatch');
+    const big = tensor(new Float32Array(8 * 5 * 9 * 9), [8, 5, 9, 9]);
+    await assertThrows(() => K.conv2dForward(big, w, null), /input channels 5/, 'channel mismatch');
+    for (const t of [x, w, big]) t.dispose();
+  },
+});
+
+const GRAD_SHAPES: ConvShape[] = [
+  { batch: 2, cin: 3, h: 5, w: 4, cout: 4, k: 3, stride: 1, pad: 1 },
+  { batch: 1, cin: 2, h: 7, w: 7, cout: 3, k: 7, stride: 2, pad: 3 },
+  { batch: 2, cin: 5, h: 3, w: 3, cout: 3, k: 1, stride: 1, pad: 0 },
+];
+
+for (const s of GRAD_SHAPES) {
+  cases.push({
+    name: `backward finite differences ${label(s)}`,
+    run: async () => {
+      const x = tensor(uniform(s.batch * s.cin * s.h * s.w, 1, -1, 1), [s.batch, s.cin, s.h, s.w], { requiresGrad: true, name: 'x' });
+      const w = tensor(uniform(s.cout * s.cin * s.k * s.k, 2, -0.5, 0.5), [s.cout, s.cin, s.k, s.k], { requiresGrad: true, name: 'w' });
+      const b = tensor(uniform(s.cout, 3, -1, 1), [s.cout], { requiresGrad: true, name: 'b' });
+      await gradcheck((xi, wi, bi) => ops.conv2d(xi, wi, bi, { stride: s.stride, padding: s.pad }), [x, w, b], { maxElements: 20 });
+      for (const t of [x, w, b]) {
+        t.grad?.dispose();
+        t.dispose();
+      }
+    },
+  });
+}
+
+cases.push({
+  name: 'dense concatenation backward, finite differences',
+  run: async () => {
+    // A two-layer dense block on a [2, 7, 4, 4] map: a stem writes channels [0, 3), layer 1
+    // reads them and writes [3, 5), layer 2 reads [0, 5) and writes [5, 7), and the output
+    // reads all 7 channels. Every gradient flows through the map's one gradient buffer.
+    const x = tensor(uniform(2 * 2 * 16, 4, -1, 1), [2, 2, 4, 4], { requiresGrad: true, name: 'x' });
+    const w0 = tensor(uniform(3 * 2, 5, -1, 1), [3, 2, 1, 1], { requiresGrad: true, name: 'w0' });
+    const w1 = tensor(uniform(2 * 3 * 9, 6, -0.5, 0.5), [2, 3, 3, 3], { requiresGrad: true, name: 'w1' });
+    const w2 = tensor(uniform(2 * 5 * 9, 7, -0.5, 0.5), [2, 5, 3, 3], { requiresGrad: true, name: 'w2' });
+    const w3 = tensor(uniform(3 * 7, 8, -1, 1), [3, 7, 1, 1], { requiresGrad: true, name: 'w3' });
+    const block = (xi: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) => {
+      const map = new FeatureMap([2, 7, 4, 4]);
+      ops.conv2d(xi, a, null, { into: map });
+      ops.conv2d(map.prefix(), b, null, { padding: 1, into: map });
+      ops.conv2d(map.prefix(), c, null, { padding: 1, into: map });
+      return ops.conv2d(map.prefix(), d);
+    };
+    await gradcheck(block, [x, w0, w1, w2, w3], { maxElements: 16 });
+    for (const t of [x, w0, w1, w2, w3]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  },
+});
+
+export default suite('conv2d', cases);
