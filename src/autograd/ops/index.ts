@@ -9,3 +9,5 @@ export * from './softmax.ts';
 export * from './conv.ts';
 export * from './shape.ts';
 export * from './dropout.ts';
+export * from './batchnorm.ts';
+export * from './pool.ts';
