@@ -1,0 +1,4 @@
+import { register } from './register.ts';
+import pool from '../suites/pool.ts';
+
+register(pool);
