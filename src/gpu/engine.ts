@@ -62,6 +62,8 @@ export class Engine {
   private encoderIndex = 0;
   private dispatchesInEncoder = 0;
   private readonly errors: string[] = [];
+  /** Error scopes of ENGINE_SYNC_CHECK dispatches, awaited before errors are raised. */
+  private pendingScopes: Promise<void>[] = [];
   private lastLabels: string[] = [];
   private disposed = false;
   /** Dispatches recorded since the engine was created. */
@@ -152,6 +154,8 @@ export class Engine {
     const label = d.kernel.family + '.' + (d.kernel.entry ?? 'main');
     for (const b of d.bindings) this.checkBindingSize(b.byteSize, b.name);
     const grid = this.grid(d.workgroups, label);
+    const syncCheck = flags.ENGINE_SYNC_CHECK;
+    if (syncCheck) this.device.pushErrorScope('validation');
     const pipeline = this.pipelines.get(d.kernel);
 
     const entries: GPUBindGroupEntry[] = d.bindings.map((b, i) => ({
@@ -182,7 +186,16 @@ export class Engine {
     this.dispatchCount++;
     this.lastLabels.push(label);
     if (this.lastLabels.length > 8) this.lastLabels.shift();
-    if (++this.dispatchesInEncoder >= flags.ENGINE_FLUSH_EVERY) this.flush();
+    if (++this.dispatchesInEncoder >= flags.ENGINE_FLUSH_EVERY || syncCheck) this.flush();
+    if (syncCheck) {
+      // The scope covers pipeline, bind group, recording and submission of this dispatch alone.
+      const index = this.dispatchCount;
+      this.pendingScopes.push(
+        this.device.popErrorScope().then((error) => {
+          if (error) this.errors.push(`${label} (dispatch ${index}): ${error.message}`);
+        }),
+      );
+    }
   }
 
   /** Folds a linear workgroup count into x and y, or checks an explicit grid against the limit. */
@@ -254,6 +267,8 @@ export class Engine {
     // Always settled, not only when errors were reported: the device's uncaptured-error events
     // for an invalid pipeline may arrive after the readback that should raise its compile error.
     await this.pipelines.settle();
+    const scopes = this.pendingScopes.splice(0);
+    await Promise.all(scopes);
     const compile = this.pipelines.compileErrors.shift();
     if (compile) {
       this.errors.length = 0;

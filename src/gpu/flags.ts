@@ -5,8 +5,9 @@
  * - `ENGINE_PRINT_WGSL`: print the WGSL of every pipeline whose cache key contains this
  *   substring when it is compiled (`*` prints all).
  * - `ENGINE_FLUSH_EVERY`: dispatches recorded per command encoder before it is submitted.
- * - `ENGINE_SYNC_CHECK`: when `1`, wait for the queue and raise any WebGPU error after every
- *   readback and flush, naming the last dispatch (slow; for finding the op that failed).
+ * - `ENGINE_SYNC_CHECK`: when `1`, submit every dispatch on its own inside a validation error
+ *   scope, so that the next readback's error names the dispatch that caused it (slow; for
+ *   finding the op that failed).
  * - `ENGINE_VERBOSE`: when `1`, log pipeline compilations and buffer pool growth.
  */
 export interface Flags {

@@ -47,6 +47,8 @@ export function kernelSource(spec: KernelSpec): string {
 
 export class PipelineCache {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** The WGSL source each key was compiled from, to catch two sources under one key. */
+  private readonly sources = new Map<string, string>();
   /** Compilation failures found asynchronously, raised at the next synchronisation point. */
   readonly compileErrors: ShaderCompileError[] = [];
   private pendingInfo: Promise<void>[] = [];
@@ -61,7 +63,17 @@ export class PipelineCache {
   get(spec: KernelSpec): GPUComputePipeline {
     const key = kernelKey(spec);
     const cached = this.pipelines.get(key);
-    if (cached) return cached;
+    if (cached) {
+      // The key covers the family, entry and defines but not the source text, so a family
+      // whose source is assembled per call must not change it under the same defines.
+      if (this.sources.get(key) !== spec.source) {
+        throw new Error(
+          `kernel ${key} was requested with a different WGSL source than the one compiled under that key; ` +
+            'give each source its own family name or a define that tells them apart',
+        );
+      }
+      return cached;
+    }
 
     const source = kernelSource(spec);
     if (flags.ENGINE_PRINT_WGSL && (flags.ENGINE_PRINT_WGSL === '*' || key.includes(flags.ENGINE_PRINT_WGSL))) {
@@ -82,6 +94,7 @@ export class PipelineCache {
       compute: { module, entryPoint: spec.entry ?? 'main' },
     });
     this.pipelines.set(key, pipeline);
+    this.sources.set(key, spec.source);
     this.compiled++;
     if (flags.ENGINE_VERBOSE) console.log(`[engine] compiled ${key}`);
     return pipeline;

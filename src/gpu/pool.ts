@@ -8,6 +8,8 @@
  * reused buffer lands after the commands that read the old contents.
  */
 
+import { flags } from './flags.ts';
+
 const MIN_CLASS_BYTES = 256;
 
 /** Rounds a byte size up to its size class. */
@@ -65,6 +67,9 @@ export class BufferPool {
     } else {
       const buffer = this.device.createBuffer({ size, usage, label });
       entry = { buffer, byteSize: size, usage, usedInEncoder: -1 };
+      if (flags.ENGINE_VERBOSE) {
+        console.log(`[engine] new buffer ${label ?? ''}: ${size} bytes; pool now holds ${this.liveBytes + this.pooledBytes + size} bytes`);
+      }
     }
     this.liveBytes += size;
     this.liveBuffers++;

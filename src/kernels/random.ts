@@ -11,6 +11,10 @@ import { getEngine } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, checkShape, formatShape, type Shape } from '../autograd/tensor.ts';
 
+// Philox is prepended here, once, so that every call passes the same source string.
+const RANDOM_SOURCE = philoxSource + '\n' + randomSource;
+const DROPOUT_SOURCE = philoxSource + '\n' + dropoutSource;
+
 const WORKGROUP = 64;
 /** Elements per thread: one Philox call yields four 32-bit words. */
 const ELEMENTS_PER_THREAD = 4;
@@ -34,7 +38,7 @@ function fill(shape: Shape, seed: number, normal: boolean, a: number, b: number,
   const out = Tensor.empty(shape, 'f32', op);
   if (out.size === 0) return out;
   getEngine().dispatch({
-    kernel: { family: 'random', source: philoxSource + '\n' + randomSource, defines: { WORKGROUP, NORMAL: normal } },
+    kernel: { family: 'random', source: RANDOM_SOURCE, defines: { WORKGROUP, NORMAL: normal } },
     bindings: [out.binding()],
     uniforms: new Uniforms().u32(out.size, keyLo, keyHi, 0).f32(a, b).u32(0, 0).finish(),
     workgroups: threadBlocks(out.size),
@@ -70,7 +74,7 @@ export function dropoutMask(x: Tensor, p: number, seed: number): Tensor {
   const out = Tensor.empty(x.shape, 'f32', 'dropout');
   if (out.size === 0) return out;
   getEngine().dispatch({
-    kernel: { family: 'dropout', source: philoxSource + '\n' + dropoutSource, defines: { WORKGROUP } },
+    kernel: { family: 'dropout', source: DROPOUT_SOURCE, defines: { WORKGROUP } },
     bindings: [x.binding(), out.binding()],
     uniforms: new Uniforms().u32(x.size, keyLo, keyHi, 0).f32(p, p === 1 ? 0 : 1 / (1 - p)).u32(0, 0).finish(),
     workgroups: threadBlocks(x.size),

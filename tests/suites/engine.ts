@@ -1,7 +1,7 @@
 // The engine itself: buffer pool reuse and statistics, the pipeline cache across batch sizes,
 // grid folding, device-limit and compile errors, the autograd tape's bookkeeping, and shape
 // messages. Uses no Node APIs, so it also runs in the browser.
-import { DeviceLimitError, ShaderCompileError, clearTape, getEngine, noGrad, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
+import { DeviceLimitError, ShaderCompileError, clearTape, getEngine, noGrad, ops, setFlags, tensor, tidy, type Tensor } from '../../src/index.ts';
 import { Tensor as TensorClass, Storage, zeros } from '../../src/autograd/tensor.ts';
 import { tapeLength } from '../../src/autograd/tape.ts';
 import { accumulateInto, full, unary } from '../../src/kernels/elementwise.ts';
@@ -220,6 +220,53 @@ cases.push({
     const y = tidy(() => ops.exp(tensor([0], [1])));
     assertClose(await y.data(), [1], 'exp after a compile error');
     y.dispose();
+  },
+});
+
+cases.push({
+  name: 'sync check names the dispatch',
+  run: async () => {
+    const engine = getEngine();
+    const previous = setFlags({ ENGINE_SYNC_CHECK: true });
+    const out = zeros([4], { name: 'out' });
+    try {
+      // The kernel declares a uniform block at binding 1, but none is passed: the bind group is invalid.
+      const source = `
+struct Params { value: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<uniform> params: Params;
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) { if (id.x < 4u) { out[id.x] = params.value; } }
+`;
+      engine.dispatch({ kernel: { family: 'missing_uniform', source, defines: { WORKGROUP: 64 } }, bindings: [out.binding()], workgroups: 1 });
+      const error = await assertThrows(() => out.data(), /missing_uniform\.main \(dispatch \d+\): /, 'readback');
+      assertEqual(error.name, 'GPUExecutionError', 'error class');
+    } finally {
+      setFlags(previous);
+      out.dispose();
+    }
+    await engine.sync();
+  },
+});
+
+cases.push({
+  name: 'pipeline key with two sources rejected',
+  run: async () => {
+    const engine = getEngine();
+    const source = (value: string) => `
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(WORKGROUP)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) { if (id.x < arrayLength(&out)) { out[id.x] = ${value}; } }
+`;
+    const out = zeros([2], { name: 'out' });
+    engine.dispatch({ kernel: { family: 'two_sources', source: source('1.0'), defines: { WORKGROUP: 64 } }, bindings: [out.binding()], workgroups: 1 });
+    await assertThrows(
+      () => engine.dispatch({ kernel: { family: 'two_sources', source: source('2.0'), defines: { WORKGROUP: 64 } }, bindings: [out.binding()], workgroups: 1 }),
+      /kernel two_sources\.main\(WORKGROUP=64\) was requested with a different WGSL source/,
+      'second source',
+    );
+    assertClose(await out.data(), [1, 1], 'output of the first source');
+    out.dispose();
   },
 });
 
