@@ -81,10 +81,10 @@ describe.skipIf(!found.dir)('study end to end', () => {
       expect(entry.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), `${name} confusion total`).toBe(results.testImages);
     }
     expect(results.testImages).toBe(200);
-    // Chance is 10%; a few hundred training images take every model well above it.
-    expect(results.models.densenet.accuracy).toBeGreaterThan(0.3);
-    expect(results.models.vit.accuracy).toBeGreaterThan(0.3);
-    expect(results.ensemble.accuracy).toBeGreaterThan(0.3);
+    // Chance is 10%. With 400 training images the ViT learns slowest, so its bound is lower.
+    expect(results.models.densenet.accuracy).toBeGreaterThan(0.35);
+    expect(results.models.vit.accuracy).toBeGreaterThan(0.2);
+    expect(results.ensemble.accuracy).toBeGreaterThan(0.35);
   });
 
   it('report opens and shows its charts', async () => {
@@ -107,8 +107,8 @@ describe.skipIf(!found.dir)('study end to end', () => {
   it('resume of finished run trains nothing', () => {
     const r = cli(['--preset', 'tiny', '--out', run, '--models', 'vit', '--resume']);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/vit: resumed from .*checkpoint\.safetensors after epoch 2/);
-    expect(r.stdout).not.toMatch(/vit epoch 1\/2/);
+    expect(r.stdout).toMatch(/vit: resumed from .*checkpoint\.safetensors after epoch 3/);
+    expect(r.stdout).not.toMatch(/vit epoch 1\/3/);
   }, 300_000);
 
   it('corrupt checkpoint is reported by name', () => {
