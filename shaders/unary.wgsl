@@ -25,6 +25,16 @@ fn erf_approx(x: f32) -> f32 {
   return s * (1.0 - poly * exp(-z * z));
 }
 
+// x^p as PyTorch computes it. WGSL's pow(x, p) is undefined for x < 0 (and for x = p = 0), so
+// integer exponents take the power of |x| and restore the sign for odd p; a negative base with a
+// fractional exponent gives NaN through pow.
+fn signed_pow(x: f32, p: f32) -> f32 {
+  if (p == 0.0) { return 1.0; }
+  if (x >= 0.0 || fract(p) != 0.0) { return pow(x, p); }
+  let magnitude = pow(-x, p);
+  return select(magnitude, -magnitude, fract(p * 0.5) != 0.0);
+}
+
 const INV_SQRT2: f32 = 0.7071067811865476;
 const INV_SQRT_2PI: f32 = 0.3989422804014327;
 
@@ -50,7 +60,7 @@ fn apply_unary(x: f32) -> f32 {
     case 10u: { return abs(x); }
     case 11u: { return x * x; }
     case 12u: { return 1.0 / x; }
-    case 13u: { return pow(x, params.alpha); }
+    case 13u: { return signed_pow(x, params.alpha); }
     case 14u: { return select(0.0, 1.0, x > 0.0); }                             // step (relu')
     case 15u: {                                                                 // GELU'
       let cdf = 0.5 * (1.0 + erf_approx(x * INV_SQRT2));

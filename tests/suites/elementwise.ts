@@ -141,4 +141,32 @@ for (const [name, op, ref] of BINARY) {
   }
 }
 
+cases.push({
+  name: 'pow with negative bases',
+  run: async () => {
+    const x = [-2, -1.5, -0.5, 0, 0.5, 3];
+    for (const p of [2, 3, 0, -1]) {
+      // 0^-1 is infinite, which assertClose cannot compare.
+      const bases = p < 0 ? x.filter((v) => v !== 0) : x;
+      const out = tidy(() => ops.pow(tensor(bases, [bases.length]), p));
+      assertClose(await out.data(), bases.map((v) => v ** p), `x^${p}`, { atol: 1e-6, rtol: 1e-5 });
+      out.dispose();
+    }
+    const fractional = tidy(() => ops.pow(tensor([-2], [1]), 0.5));
+    const [value] = await fractional.data();
+    fractional.dispose();
+    if (!Number.isNaN(value)) throw new Error(`(-2)^0.5 should be NaN, got ${value}`);
+  },
+});
+
+cases.push({
+  name: 'pow backward, negative bases',
+  run: async () => {
+    const x = tensor([-1.7, -0.6, 0.4, 1.3], [4], { requiresGrad: true, name: 'x' });
+    await gradcheck((t: Tensor) => ops.pow(t, 3), [x]);
+    x.grad?.dispose();
+    x.dispose();
+  },
+});
+
 export default suite('elementwise', cases);
