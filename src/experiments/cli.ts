@@ -147,7 +147,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const engine = await createEngine({ adapter: args.adapter });
+  let engine: Awaited<ReturnType<typeof createEngine>>;
+  try {
+    engine = await createEngine({ adapter: args.adapter });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  }
   log(`study: preset ${args.preset.name} on ${engine.adapter.name} (${engine.adapter.isSoftware ? 'software' : 'hardware'} adapter); run folder ${args.out}`);
   const interrupted = () => {
     console.error(`\ninterrupted: the last complete checkpoint in ${args.out} is intact; continue with --resume`);

@@ -22,8 +22,11 @@ function formatSeconds(seconds: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** Starts a progress display for `total` steps labelled `label` (e.g. "densenet epoch 1/3"). */
-export function startProgress(label: string, total: number, stepSize: number, log: (line: string) => void, interactive = process.stdout.isTTY === true): Progress {
+/**
+ * Starts a progress display for `total` steps labelled `label` (e.g. "densenet epoch 1/3").
+ * The time left covers this epoch's remaining steps plus `stepsAfter` steps of later epochs.
+ */
+export function startProgress(label: string, total: number, stepSize: number, log: (line: string) => void, interactive = process.stdout.isTTY === true, stepsAfter = 0): Progress {
   if (interactive) {
     const bar = new cliProgress.SingleBar(
       {
@@ -37,7 +40,7 @@ export function startProgress(label: string, total: number, stepSize: number, lo
     bar.start(total, 0, { loss: '-', acc: '-', ips: '-', left: '-' });
     return {
       update(done, v) {
-        const left = v.imagesPerSecond > 0 ? ((total - done) * stepSize) / v.imagesPerSecond : Infinity;
+        const left = v.imagesPerSecond > 0 ? ((total - done + stepsAfter) * stepSize) / v.imagesPerSecond : Infinity;
         bar.update(done, { loss: v.loss.toFixed(4), acc: `${(100 * v.accuracy).toFixed(1)}%`, ips: v.imagesPerSecond.toFixed(0), left: formatSeconds(left) });
       },
       stop() {
@@ -49,7 +52,7 @@ export function startProgress(label: string, total: number, stepSize: number, lo
   return {
     update(done, v) {
       if (done % every !== 0 && done !== total) return;
-      const left = v.imagesPerSecond > 0 ? ((total - done) * stepSize) / v.imagesPerSecond : Infinity;
+      const left = v.imagesPerSecond > 0 ? ((total - done + stepsAfter) * stepSize) / v.imagesPerSecond : Infinity;
       log(`${label} ${done}/${total} | loss ${v.loss.toFixed(4)} | acc ${(100 * v.accuracy).toFixed(1)}% | ${v.imagesPerSecond.toFixed(0)} img/s | left ${formatSeconds(left)}`);
     },
     stop() {},

@@ -97,7 +97,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // ---- one epoch -------------------------------------------------------------------------
     model.train();
     const epochStart = performance.now();
-    const progress = startProgress(`${name} epoch ${epoch + 1}/${settings.epochs}`, stepsPerEpoch, trainLoader.batchSize, log, options.interactive);
+    const stepsAfter = (lastEpoch - epoch - 1) * stepsPerEpoch;
+    const progress = startProgress(`${name} epoch ${epoch + 1}/${settings.epochs}`, stepsPerEpoch, trainLoader.batchSize, log, options.interactive, stepsAfter);
     let seen = 0;
     let lossSum = 0;
     let correct = 0;
