@@ -63,8 +63,9 @@ export class BatchNorm2d extends Module {
     this.getBuffer('num_batches_tracked').write([this.batches]);
   }
 
-  /** Re-reads num_batches_tracked after a checkpoint was loaded into it. */
-  async syncCounter(): Promise<void> {
-    this.batches = (await this.getBuffer('num_batches_tracked').data())[0];
+  /** Sets num_batches_tracked (after a checkpoint was loaded into it). */
+  setBatchCount(count: number): void {
+    this.batches = count;
+    this.getBuffer('num_batches_tracked').write([count]);
   }
 }
