@@ -4,9 +4,11 @@ import type { BenchGroup } from './harness.ts';
 import gemm from './gemm.ts';
 import data from './data.ts';
 import vit from './vit.ts';
+import core from './core.ts';
 
 export const groups: BenchGroup[] = [
   gemm,
   data,
   vit,
+  core,
 ];

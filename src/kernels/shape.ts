@@ -44,15 +44,60 @@ export interface StridedCopy {
   dstStrides: readonly number[];
 }
 
+/**
+ * Drops size-1 dimensions and merges each dimension into the next inner one when both sides
+ * step over it contiguously, so that the kernel does fewer divisions per element and more
+ * copies become plain buffer copies. Concat along axis 1 of [N, C, H, W], for example, becomes
+ * a copy of N rows of C * H * W elements.
+ */
+function simplify(c: StridedCopy): { shape: number[]; srcStrides: number[]; dstStrides: number[] } {
+  const shape: number[] = [];
+  const srcStrides: number[] = [];
+  const dstStrides: number[] = [];
+  for (let i = 0; i < c.shape.length; i++) {
+    if (c.shape[i] === 1) continue;
+    const last = shape.length - 1;
+    const mergeable =
+      last >= 0 && srcStrides[last] === c.srcStrides[i] * c.shape[i] && dstStrides[last] === c.dstStrides[i] * c.shape[i];
+    if (mergeable) {
+      shape[last] *= c.shape[i];
+      srcStrides[last] = c.srcStrides[i];
+      dstStrides[last] = c.dstStrides[i];
+    } else {
+      shape.push(c.shape[i]);
+      srcStrides.push(c.srcStrides[i]);
+      dstStrides.push(c.dstStrides[i]);
+    }
+  }
+  return { shape, srcStrides, dstStrides };
+}
+
+/** Rows at most this many, each at least MIN_ROW_ELEMENTS long, are copied row by row with buffer copies. */
+const MAX_COPY_ROWS = 64;
+const MIN_ROW_ELEMENTS = 4096;
+
 /** Records a strided copy from `src` into `dst` (no bounds are checked here). */
 export function stridedCopy(c: StridedCopy): void {
   const n = sizeOf(c.shape);
   if (n === 0) return;
-  if (c.shape.length > MAX_RANK) throw new Error(`strided copy: rank ${c.shape.length} exceeds the supported ${MAX_RANK}`);
+  const { shape, srcStrides, dstStrides } = simplify(c);
+  if (shape.length > MAX_RANK) throw new Error(`strided copy: rank ${shape.length} exceeds the supported ${MAX_RANK}`);
   const engine = getEngine();
+  const src = c.src.binding().entry;
+  const dst = c.dst.binding().entry;
 
-  if (isContiguous(c.shape, c.srcStrides) && isContiguous(c.shape, c.dstStrides)) {
-    engine.copy(c.src.binding().entry, 4 * c.srcOffset, c.dst.binding().entry, 4 * c.dstOffset, 4 * n);
+  // Contiguous on both sides: one buffer copy.
+  if (isContiguous(shape, srcStrides) && isContiguous(shape, dstStrides)) {
+    engine.copy(src, 4 * c.srcOffset, dst, 4 * c.dstOffset, 4 * n);
+    return;
+  }
+
+  // A few long contiguous rows (concat and slice along an outer axis): one buffer copy per row.
+  const rows = shape[0];
+  if (shape.length === 2 && srcStrides[1] === 1 && dstStrides[1] === 1 && rows <= MAX_COPY_ROWS && shape[1] >= MIN_ROW_ELEMENTS) {
+    for (let r = 0; r < rows; r++) {
+      engine.copy(src, 4 * (c.srcOffset + r * srcStrides[0]), dst, 4 * (c.dstOffset + r * dstStrides[0]), 4 * shape[1]);
+    }
     return;
   }
 
@@ -60,8 +105,8 @@ export function stridedCopy(c: StridedCopy): void {
     kernel: { family: 'strided_copy', source: stridedCopySource, defines: { WORKGROUP } },
     bindings: [c.src.binding(), c.dst.binding()],
     uniforms: new Uniforms(4 + 3 * MAX_RANK)
-      .u32(n, c.shape.length, c.srcOffset, c.dstOffset)
-      .u32(...padded(c.shape), ...padded(c.srcStrides), ...padded(c.dstStrides))
+      .u32(n, shape.length, c.srcOffset, c.dstOffset)
+      .u32(...padded(shape), ...padded(srcStrides), ...padded(dstStrides))
       .finish(),
     workgroups: Math.ceil(n / WORKGROUP),
   });

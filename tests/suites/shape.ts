@@ -164,6 +164,8 @@ const SLICES: [number[], number[], number[]][] = [
   [[3, 5, 7], [1, 2, 3], [2, -1, 4]],
   [[2, 3, 257], [0, 1, 128], [2, 1, 129]],
   [[4, 4], [4, 0], [0, 4]],
+  // Rows long enough to go through one buffer copy per row.
+  [[3, 5000], [0, 100], [3, 4100]],
 ];
 
 for (const [shape, starts, sizes] of SLICES) {
@@ -209,6 +211,7 @@ const CONCATS: [number[][], number][] = [
   [[[2, 1, 4], [2, 3, 4], [2, 2, 4]], 1],
   [[[3, 2, 2], [3, 2, 7]], 2],
   [[[2, 3, 0], [2, 3, 5]], 2],
+  [[[2, 3, 40, 40], [2, 2, 40, 40]], 1],
 ];
 
 for (const [shapes, axis] of CONCATS) {
