@@ -13,5 +13,8 @@ import softmax from './softmax.ts';
 import shape from './shape.ts';
 import random from './random.ts';
 import engine from './engine.ts';
+import conv2d from './conv2d.ts';
+import batchnorm from './batchnorm.ts';
+import pool from './pool.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random, engine];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random, engine, conv2d, batchnorm, pool];
