@@ -8,7 +8,7 @@ export { DeviceLimitError, ShaderCompileError, WebGPUUnavailableError, GPUExecut
 export { flags, setFlags } from './gpu/flags.ts';
 export { Tensor, tensor, zeros, type DType, type Shape } from './autograd/tensor.ts';
 export { tidy, keep } from './autograd/scope.ts';
-export { noGrad, enableGrad, clearTape } from './autograd/tape.ts';
+export { noGrad, enableGrad, clearTape, tapeLength } from './autograd/tape.ts';
 export { gradcheck } from './autograd/gradcheck.ts';
 export * as ops from './autograd/ops/index.ts';
 export * as data from './data/index.ts';
