@@ -13,26 +13,34 @@
  * - `dot`: one row and a few columns per thread with a vectorised K loop, for M = 1 (GEMV).
  */
 import gemmSource from '../../shaders/gemm.wgsl';
-import { getEngine } from '../gpu/engine.ts';
+import { getEngine, type Binding } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, sizeOf } from '../autograd/tensor.ts';
 
-export type GemmVariant = 'register' | 'dot';
+export type GemmVariant = 'tiled' | 'register' | 'dot';
 
 interface VariantConfig {
   entry: string;
   /** Threads per workgroup along N and along M. */
   wgX: number;
   wgY: number;
-  /** Rows and columns of C per thread; `tn` is a multiple of 4. */
+  /** Rows and columns of C per thread. */
   tm: number;
   tn: number;
-  /** Depth of the workgroup-memory tiles (read by the tiled variant only). */
+  /** Depth of the workgroup-memory tiles (read by the tiled variant only), a multiple of 4. */
   tileK: number;
 }
 
-/** Tile sizes of every variant; the shader receives them as defines. */
+/**
+ * Tile sizes of every variant; the shader receives them as defines.
+ * - tiled: 128 x 128 tiles, 8 x 8 per thread (as two runs of 4 in each direction), K in steps
+ *   of 8 through 2 x 4 KiB of workgroup memory: 64 FMAs per 4 workgroup-memory vec4 reads.
+ * - register: the shader's micro-tile is one mat4x4, so tm = tn = 4 are fixed; 8 x 8
+ *   threads make a 32 x 32 tile.
+ * - dot: 64 threads of one row and 4 columns each (tm must be 1).
+ */
 export const GEMM_VARIANTS: Record<GemmVariant, VariantConfig> = {
+  tiled: { entry: 'main_tiled', wgX: 16, wgY: 16, tm: 8, tn: 8, tileK: 8 },
   register: { entry: 'main_register', wgX: 8, wgY: 8, tm: 4, tn: 4, tileK: 4 },
   dot: { entry: 'main_dot', wgX: 64, wgY: 1, tm: 1, tn: 4, tileK: 4 },
 };
@@ -52,13 +60,16 @@ export function setGemmVariant(variant: GemmVariant | null): GemmVariant | null 
   return previous;
 }
 
-/** The variant for a problem on the current adapter. */
-export function chooseGemmVariant(m: number, n: number, _k: number): GemmVariant {
+/**
+ * The variant for a problem on the current adapter: `dot` for a single row, `register` on CPU
+ * adapters (lavapipe, SwiftShader, any software adapter), `tiled` on GPUs.
+ */
+export function chooseGemmVariant(m: number, _n: number, _k: number): GemmVariant {
   if (forcedVariant) return forcedVariant;
   if (m === 1) return 'dot';
-  // TODO: pick the tiled variant on hardware once it lands.
-  void n;
-  return 'register';
+  const adapter = getEngine().adapter;
+  if (adapter.isSoftware || adapter.kind === 'lavapipe' || adapter.kind === 'swiftshader') return 'register';
+  return 'tiled';
 }
 
 export interface GemmIntoArgs {
@@ -101,6 +112,17 @@ function checkInteger(value: number, what: string): void {
 function extent(offset: number, batchStride: number, batch: number, rows: number, ld: number, cols: number): number {
   if (rows === 0 || cols === 0 || batch === 0) return 0;
   return offset + (batch - 1) * batchStride + (rows - 1) * ld + cols;
+}
+
+/**
+ * A binding of a tensor read as `array<vec4<f32>>`: the size is rounded up to 16 bytes so that
+ * the last partial run is addressable; pooled buffers are 256-byte size classes, so the rounded
+ * size stays inside the buffer.
+ */
+function vec4Binding(t: Tensor): Binding {
+  const binding = t.binding();
+  const byteSize = Math.min(Math.ceil(binding.byteSize / 16) * 16, binding.entry.byteSize);
+  return { ...binding, byteSize: Math.max(16, byteSize) };
 }
 
 /**
@@ -160,11 +182,15 @@ export function gemmInto(args: GemmIntoArgs): void {
 
   const variant = args.variant ?? chooseGemmVariant(m, n, k);
   const config = GEMM_VARIANTS[variant];
+  if (!config) throw new Error(`gemm: unknown variant "${variant}"; expected one of ${Object.keys(GEMM_VARIANTS).join(', ')}`);
   const tileM = config.wgY * config.tm;
   const tileN = config.wgX * config.tn;
   const tilesM = Math.ceil(m / tileM);
   const tilesN = Math.ceil(n / tileN);
   const hasBias = args.bias !== undefined;
+  // An operand is read in aligned vec4 runs when every matrix and row starts at a multiple of 4.
+  const aligned = (offset: number, batchStride: number, ld: number) =>
+    offset % 4 === 0 && (batch === 1 || batchStride % 4 === 0) && ld % 4 === 0;
 
   getEngine().dispatch({
     kernel: {
@@ -173,11 +199,12 @@ export function gemmInto(args: GemmIntoArgs): void {
       entry: config.entry,
       defines: {
         TRANS_A: transA, TRANS_B: transB, BIAS: hasBias,
+        ALIGNED_A: aligned(aOffset, aBatchStride, lda), ALIGNED_B: aligned(bOffset, bBatchStride, ldb),
         WG_X: config.wgX, WG_Y: config.wgY, TM: config.tm, TN: config.tn, TILE_K: config.tileK,
       },
     },
     // A stands in for the bias binding when there is none: every entry point keeps one layout.
-    bindings: [a.binding(), b.binding(), c.binding(), (args.bias ?? a).binding()],
+    bindings: [vec4Binding(a), vec4Binding(b), c.binding(), (args.bias ?? a).binding()],
     uniforms: new Uniforms(20)
       .u32(m, n, k, batch, aOffset, aBatchStride, lda, bOffset, bBatchStride, ldb, cOffset, cBatchStride, ldc, tilesN, tilesM)
       .f32(alpha, beta)
