@@ -12,3 +12,6 @@ export { noGrad, enableGrad, clearTape, tapeLength } from './autograd/tape.ts';
 export { gradcheck } from './autograd/gradcheck.ts';
 export * as ops from './autograd/ops/index.ts';
 export * as data from './data/index.ts';
+export { Adam, AdamW, SGD, Optimizer, type AdamOptions, type SGDOptions } from './nn/optim.ts';
+export { makeSchedule, type Schedule, type ScheduleOptions } from './nn/schedule.ts';
+export { gradCam, overlayHeatmap, type GradCamOptions, type GradCamResult } from './nn/gradcam.ts';
