@@ -3,10 +3,10 @@
  * every case of every suite in tests/suites/index.ts one after another, and exposes the
  * results as `window.engineTestResults`, in the page's table and as events (protocol.ts).
  */
-import { createBrowserEngine } from '../../src/index.ts';
+import { createBrowserEngine, getEngine, hasEngine } from '../../src/index.ts';
 import { suites } from '../suites/index.ts';
 import type { Case } from '../harness/suite.ts';
-import { BROWSER_TIMEOUT_SCALE, DEFAULT_CASE_TIMEOUT_SECONDS, type CaseResult, type PageError, type RunEvent } from './protocol.ts';
+import { BROWSER_TIMEOUT_SCALE, DEFAULT_CASE_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, type CaseResult, type PageError, type RunEvent } from './protocol.ts';
 
 declare global {
   interface Window {
@@ -24,19 +24,39 @@ function toPageError(error: unknown): PageError {
   return { name: error.name, message: error.message, stack: error.stack ?? '' };
 }
 
+class CaseTimeoutError extends Error {
+  override name = 'CaseTimeoutError';
+}
+
 /** Runs one case; a case that exceeds its timeout fails, though its promise keeps running. */
 async function runCase(suiteName: string, c: Case): Promise<CaseResult> {
   const seconds = (c.timeout ?? DEFAULT_CASE_TIMEOUT_SECONDS) * BROWSER_TIMEOUT_SCALE;
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${seconds} s in the browser`)), seconds * 1000);
+    timer = setTimeout(() => reject(new CaseTimeoutError(`timed out after ${seconds} s in the browser`)), seconds * 1000);
   });
   try {
     await Promise.race([Promise.resolve().then(() => c.run()), timeout]);
     return { suite: suiteName, name: c.name, ok: true, milliseconds: performance.now() - started };
   } catch (error) {
     return { suite: suiteName, name: c.name, ok: false, error: toPageError(error), milliseconds: performance.now() - started };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits up to DRAIN_TIMEOUT_SECONDS for the queued GPU work; returns whether it finished. */
+async function drainQueue(): Promise<boolean> {
+  if (!hasEngine()) return true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_SECONDS * 1000);
+  });
+  // Errors the timed-out case left behind are not the next case's, so they are dropped here.
+  const drained = getEngine().sync().then(() => true, () => true);
+  try {
+    return await Promise.race([drained, limit]);
   } finally {
     clearTimeout(timer);
   }
@@ -68,11 +88,21 @@ async function main(): Promise<void> {
   await report({ type: 'plan', adapter, suites: suites.map((s) => ({ name: s.name, cases: s.cases.map((c) => c.name) })) });
 
   const results: CaseResult[] = [];
+  let abandoned: string | undefined;
   for (const s of suites) {
     for (const c of s.cases) {
       status.textContent = `Running ${s.name} > ${c.name} on ${adapter}`;
       await report({ type: 'start', suite: s.name, name: c.name });
-      const result = await runCase(s.name, c);
+      let result: CaseResult;
+      if (abandoned) {
+        result = { suite: s.name, name: c.name, ok: false, error: { name: 'Error', message: abandoned, stack: '' }, milliseconds: 0 };
+      } else {
+        result = await runCase(s.name, c);
+        // The case's 'end' waits for the drain, so that the next case's time starts when the GPU is free.
+        if (result.error?.name === 'CaseTimeoutError' && !(await drainQueue())) {
+          abandoned = `not run: the GPU work of "${s.name} > ${c.name}" was still running ${DRAIN_TIMEOUT_SECONDS} s after it timed out`;
+        }
+      }
       results.push(result);
       showResult(table, result);
       await report({ type: 'end', result });

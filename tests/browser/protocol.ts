@@ -37,3 +37,10 @@ export const DEFAULT_CASE_TIMEOUT_SECONDS = 60;
  * which can be slower than the adapter of the Node run.
  */
 export const BROWSER_TIMEOUT_SCALE = 2;
+
+/**
+ * Seconds the page waits, after a case timed out, for the GPU work that the case left queued.
+ * When the queue does not drain in time, the remaining cases fail without running, because each
+ * would wait behind that work and time out in turn.
+ */
+export const DRAIN_TIMEOUT_SECONDS = 60;

@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { suites } from '../suites/index.ts';
-import { BROWSER_TIMEOUT_SCALE, DEFAULT_CASE_TIMEOUT_SECONDS, type CaseResult, type PageError, type RunEvent } from '../browser/protocol.ts';
+import { BROWSER_TIMEOUT_SCALE, DEFAULT_CASE_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, type CaseResult, type PageError, type RunEvent } from '../browser/protocol.ts';
 
 const BROWSER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'browser');
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -55,6 +55,18 @@ const startupLog: string[] = [];
 /** Console errors that arrived after their case's test had finished. */
 const lateErrors: string[] = [];
 let currentCase: CaseState | undefined;
+let finished!: (results: CaseResult[]) => void;
+/** Every case's result, from the page's `done` event. */
+const finalResults = new Promise<CaseResult[]>((resolve) => (finished = resolve));
+
+/** Formats the browser time of each suite, slowest first, to show where the run's time goes. */
+function formatSuiteTimes(results: CaseResult[]): string {
+  const seconds = new Map<string, number>();
+  for (const r of results) seconds.set(r.suite, (seconds.get(r.suite) ?? 0) + r.milliseconds / 1000);
+  const total = [...seconds.values()].reduce((sum, value) => sum + value, 0);
+  const bySuite = [...seconds].sort((a, b) => b[1] - a[1]).map(([suite, value]) => `${suite} ${value.toFixed(1)} s`);
+  return `${total.toFixed(1)} s in the browser: ${bySuite.join(', ')}`;
+}
 
 function failRemaining(reason: string): void {
   for (const state of states.values()) {
@@ -158,7 +170,10 @@ async function startBrowserRun(): Promise<void> {
     if (event.type === 'plan' || event.type === 'fatal') planned(event);
     if (event.type === 'start') currentCase = states.get(caseKey(event.suite, event.name));
     if (event.type === 'end') states.get(caseKey(event.result.suite, event.result.name))?.settle(event.result);
-    if (event.type === 'done') failRemaining('the page finished without running this case');
+    if (event.type === 'done') {
+      finished(event.results);
+      failRemaining('the page finished without running this case');
+    }
   });
   tab.on('console', (message) => {
     if (message.type() === 'error') onConsoleError(message.text());
@@ -187,6 +202,9 @@ describe('browser', () => {
   beforeAll(startBrowserRun, (STARTUP_TIMEOUT_SECONDS + 30) * 1000);
 
   afterAll(async () => {
+    // The last case's test ends on its `end` event, which the page sends just before `done`.
+    const results = await withTimeout(finalResults, 10, 'no results').catch(() => []);
+    if (results.length > 0) console.info(`[browser] ${formatSuiteTimes(results)}`);
     await browser?.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     if (lateErrors.length > 0) throw new Error(`console errors after their case ended:\n  ${lateErrors.join('\n  ')}`);
@@ -204,7 +222,7 @@ describe('browser', () => {
           if (state.consoleErrors.length > 0) {
             throw new Error(`the page logged console errors during this case:\n  ${state.consoleErrors.join('\n  ')}`);
           }
-        }, (seconds + 30) * 1000);
+        }, (seconds + DRAIN_TIMEOUT_SECONDS + 30) * 1000);
       }
     });
   }
