@@ -16,6 +16,7 @@ import { getEngine } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, type Shape } from '../autograd/tensor.ts';
 import { reduce } from './reduce.ts';
+import { gemmInto } from './gemm.ts';
 
 /** Threads per workgroup side; every tile size below is a multiple of it. */
 const WG = 16;
@@ -25,6 +26,13 @@ const TILE_K = 16;
 const WEIGHT_GRAD_TARGET_WORKGROUPS = 512;
 /** Fewest pixels of K one split of the weight-gradient kernel handles. */
 const WEIGHT_GRAD_MIN_CHUNK = 1024;
+
+/**
+ * Runtime switches. `pointwiseAsGemm`: 1x1 convolutions without bias (DenseNet's bottlenecks
+ * and transitions) run forward and input-gradient as batched GEMMs (src/kernels/gemm.ts)
+ * instead of the implicit-GEMM kernel; tests turn it off to check both paths.
+ */
+export const conv2dConfig = { pointwiseAsGemm: true };
 
 /**
  * A [batch, channels, height, width] window of a tensor's buffer: image `n` starts at element
@@ -189,6 +197,14 @@ export function conv2dForward(
   const n = g.batch * g.outHeight * g.outWidth;
   if (n === 0 || g.outChannels === 0) return y.tensor;
   const aliased = sharesBuffer(x, y);
+  if (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !bias && !aliased) {
+    // Per image: y[C_out, HW] = w[C_out, C_in] x[C_in, HW], the weights shared by the batch.
+    gemmInto({
+      a: weight, b: x.tensor, c: y.tensor, m: g.outChannels, n: g.height * g.width, k: g.inChannels, batch: g.batch,
+      aBatchStride: 0, bOffset: x.offset, bBatchStride: x.batchStride, cOffset: y.offset, cBatchStride: y.batchStride, beta,
+    });
+    return y.tensor;
+  }
 
   getEngine().dispatch({
     kernel: {
@@ -226,6 +242,14 @@ export function conv2dBackwardData(
   if (n === 0 || channels === 0) return target.tensor;
   if (g.outChannels === 0) throw new Error('conv2d: the input gradient of a convolution with 0 output channels is zero; nothing to compute');
   const aliased = sharesBuffer(dy, target);
+  if (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !aliased) {
+    // Per image: dx[C_in, HW] = w^T[C_in, C_out] dy[C_out, HW].
+    gemmInto({
+      a: weight, b: dy.tensor, c: target.tensor, m: channels, n: height * width, k: g.outChannels, batch, transA: true,
+      aBatchStride: 0, bOffset: dy.offset, bBatchStride: dy.batchStride, cOffset: target.offset, cBatchStride: target.batchStride, beta,
+    });
+    return target.tensor;
+  }
 
   getEngine().dispatch({
     kernel: {

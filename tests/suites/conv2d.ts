@@ -3,6 +3,7 @@
 // differences, including a dense block's zero-copy concatenation.
 import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import * as K from '../../src/kernels/conv2d.ts';
+import { conv2dConfig } from '../../src/kernels/conv2d.ts';
 import { FeatureMap } from '../../src/autograd/ops/conv.ts';
 import { assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
@@ -82,6 +83,32 @@ SHAPES.forEach((s, index) => {
     },
   });
 });
+
+// 1x1 convolutions run as GEMMs by default; the implicit-GEMM kernel must agree.
+for (const s of SHAPES.filter((shape) => shape.k === 1)) {
+  cases.push({
+    name: `implicit GEMM for 1x1 ${label(s)}`,
+    run: async () => {
+      const { x, w, dy, yShape } = inputs(s, 99);
+      conv2dConfig.pointwiseAsGemm = false;
+      try {
+        const [y, dx] = tidy(() => {
+          const wt = tensor(w, [s.cout, s.cin, 1, 1]);
+          return [
+            K.conv2dForward(tensor(x, [s.batch, s.cin, s.h, s.w]), wt, null),
+            K.conv2dBackwardData(tensor(dy, yShape), wt, [s.batch, s.cin, s.h, s.w]),
+          ];
+        });
+        assertClose(await y.data(), conv2dRef(x, w, null, s), 'y', TOL);
+        assertClose(await dx.data(), conv2dGradRef(x, w, dy, s).dx, 'dx', TOL);
+        y.dispose();
+        dx.dispose();
+      } finally {
+        conv2dConfig.pointwiseAsGemm = true;
+      }
+    },
+  });
+}
 
 cases.push({
   name: 'weight gradient with a split K',
