@@ -5,10 +5,12 @@ import gemm from './gemm.ts';
 import data from './data.ts';
 import vit from './vit.ts';
 import core from './core.ts';
+import cnn from './cnn.ts';
 
 export const groups: BenchGroup[] = [
   gemm,
   data,
   vit,
   core,
+  cnn,
 ];
