@@ -9,7 +9,7 @@
  */
 import { gemmInto } from '../src/kernels/gemm.ts';
 import { Tensor, getEngine } from '../src/index.ts';
-import { timeSteps, type BenchContext, type BenchGroup } from './harness.ts';
+import { timeStepsWithCpu, type BenchContext, type BenchGroup } from './harness.ts';
 
 interface GemmShape {
   label: string;
@@ -81,7 +81,7 @@ async function runShape(ctx: BenchContext, s: GemmShape): Promise<void> {
   const c = Tensor.empty([s.batch * s.m * s.n], 'f32', 'C');
   a.write(aValues);
   b.write(bValues);
-  const seconds = await timeSteps(
+  const { seconds, cpuSeconds } = await timeStepsWithCpu(
     () => gemmInto({ a, b, c, m: s.m, n: s.n, k: s.k, batch: s.batch, transB: s.transB, aBatchStride: s.sharedA ? 0 : s.m * s.k }),
     async () => void (await engine.read(c.storage.entry, 4)),
   );
@@ -97,7 +97,7 @@ async function runShape(ctx: BenchContext, s: GemmShape): Promise<void> {
     const ta = tf.tensor(aValues, aShape);
     const tb = tf.tensor(bValues, bShape);
     let last: import('@tensorflow/tfjs-core').Tensor | null = null;
-    peerSeconds = await timeSteps(
+    peerSeconds = (await timeStepsWithCpu(
       () => {
         last?.dispose();
         last = tf.matMul(ta, tb, false, s.transB);
@@ -107,7 +107,7 @@ async function runShape(ctx: BenchContext, s: GemmShape): Promise<void> {
         await corner.data();
         corner.dispose();
       },
-    );
+    )).seconds;
     (last as import('@tensorflow/tfjs-core').Tensor | null)?.dispose();
     ta.dispose();
     tb.dispose();
@@ -126,6 +126,7 @@ async function runShape(ctx: BenchContext, s: GemmShape): Promise<void> {
     ratio: peerValue === null ? null : value / peerValue,
     seconds,
     peerSeconds,
+    cpuSeconds,
   });
 }
 

@@ -22,9 +22,15 @@ export interface BenchRecord {
   peerValue: number | null;
   /** value / peerValue (above 1: this engine is faster). */
   ratio: number | null;
-  /** Mean seconds per repetition of this engine and of the peer. */
+  /** Mean wall-clock seconds per repetition of this engine and of the peer. */
   seconds: number;
   peerSeconds: number | null;
+  /**
+   * Mean CPU seconds this process used per repetition of this engine's run. On a software
+   * adapter the driver's threads run in this process, so value * seconds / cpuSeconds is the
+   * throughput per CPU-second, which depends far less on other processes sharing the cores.
+   */
+  cpuSeconds?: number;
 }
 
 export interface BenchContext {
@@ -52,11 +58,26 @@ export interface TimingOptions {
   maxReps?: number;
 }
 
+export interface Timing {
+  /** Mean wall-clock seconds per call. */
+  seconds: number;
+  /** Mean CPU seconds of this process per call (user and system, every thread). */
+  cpuSeconds: number;
+}
+
 /**
- * Mean seconds per call of `step`, which records work; `sync` must wait for all of it (a small
- * readback). Runs `warmup` untimed calls, one timed call to size the batch, then a timed batch.
+ * Returns the mean seconds per call of `step`, which records work; `sync` must wait for all of
+ * it (a small readback). See `timeStepsWithCpu`.
  */
 export async function timeSteps(step: () => void, sync: () => Promise<void>, options: TimingOptions = {}): Promise<number> {
+  return (await timeStepsWithCpu(step, sync, options)).seconds;
+}
+
+/**
+ * Times `step`, which records work; `sync` must wait for all of it (a small readback). Runs
+ * `warmup` untimed calls, one timed call to size the batch, then a timed batch.
+ */
+export async function timeStepsWithCpu(step: () => void, sync: () => Promise<void>, options: TimingOptions = {}): Promise<Timing> {
   const warmup = options.warmup ?? 1;
   const target = options.targetSeconds ?? 1;
   const maxReps = options.maxReps ?? 20;
@@ -64,14 +85,21 @@ export async function timeSteps(step: () => void, sync: () => Promise<void>, opt
   await sync();
 
   let start = performance.now();
+  let cpuStart = process.cpuUsage();
   step();
   await sync();
   const single = (performance.now() - start) / 1000;
   const reps = Math.max(1, Math.min(maxReps, Math.round(target / Math.max(single, 1e-6))));
-  if (reps === 1) return single;
+  if (reps === 1) return { seconds: single, cpuSeconds: cpuSecondsSince(cpuStart) };
 
   start = performance.now();
+  cpuStart = process.cpuUsage();
   for (let i = 0; i < reps; i++) step();
   await sync();
-  return (performance.now() - start) / 1000 / reps;
+  return { seconds: (performance.now() - start) / 1000 / reps, cpuSeconds: cpuSecondsSince(cpuStart) / reps };
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
 }

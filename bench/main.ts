@@ -92,7 +92,8 @@ const ctx: BenchContext = {
     records.push(r);
     console.log(
       `${r.kernel.padEnd(8)} ${r.shape.padEnd(72)} ${format(r.value).padStart(8)} ${r.metric}` +
-        `   peer ${format(r.peerValue).padStart(8)}   ratio ${format(r.ratio)}`,
+        `   peer ${format(r.peerValue).padStart(8)}   ratio ${format(r.ratio).padStart(5)}` +
+        (r.cpuSeconds ? `   (${format((r.value * r.seconds) / r.cpuSeconds)} per CPU-second)` : ''),
     );
   },
 };

@@ -45,6 +45,20 @@ export const GEMM_VARIANTS: Record<GemmVariant, VariantConfig> = {
   dot: { entry: 'main_dot', wgX: 64, wgY: 1, tm: 1, tn: 4, tileK: 4 },
 };
 
+/** Rejects tile sizes the shader cannot run, naming the variant and the rule. */
+function checkConfig(variant: GemmVariant, config: VariantConfig): void {
+  const problems: string[] = [];
+  if (config.tileK % 4 !== 0 || config.tileK < 4) problems.push(`tileK ${config.tileK} must be a positive multiple of 4`);
+  if (variant === 'tiled' && (config.tm % 4 !== 0 || config.tn % 4 !== 0)) problems.push(`tm ${config.tm} and tn ${config.tn} must be multiples of 4`);
+  if (variant === 'register' && (config.tm !== 4 || config.tn !== 4)) problems.push(`tm and tn must be 4 (one mat4x4 per thread), got ${config.tm} x ${config.tn}`);
+  if (variant === 'dot' && config.tm !== 1) problems.push(`tm must be 1, got ${config.tm}`);
+  const limits = getEngine().limits;
+  if (config.wgX * config.wgY > limits.maxComputeInvocationsPerWorkgroup) {
+    problems.push(`${config.wgX} x ${config.wgY} threads exceed maxComputeInvocationsPerWorkgroup ${limits.maxComputeInvocationsPerWorkgroup}`);
+  }
+  if (problems.length > 0) throw new Error(`gemm: invalid ${variant} tile configuration: ${problems.join('; ')}`);
+}
+
 let forcedVariant: GemmVariant | null = null;
 
 /**
@@ -183,6 +197,7 @@ export function gemmInto(args: GemmIntoArgs): void {
   const variant = args.variant ?? chooseGemmVariant(m, n, k);
   const config = GEMM_VARIANTS[variant];
   if (!config) throw new Error(`gemm: unknown variant "${variant}"; expected one of ${Object.keys(GEMM_VARIANTS).join(', ')}`);
+  checkConfig(variant, config);
   const tileM = config.wgY * config.tm;
   const tileN = config.wgX * config.tn;
   const tilesM = Math.ceil(m / tileM);

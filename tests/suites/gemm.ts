@@ -1,6 +1,6 @@
 // GEMM: every variant against a float64 reference on awkward shapes, gemmInto on slices of
 // larger buffers, and the backward rules of matmul and linear against finite differences.
-import { gradcheck, ops, tensor, tidy, Tensor } from '../../src/index.ts';
+import { gradcheck, ops, tensor, tidy } from '../../src/index.ts';
 import { GEMM_VARIANTS, gemm, gemmInto, setGemmVariant, type GemmVariant } from '../../src/kernels/gemm.ts';
 import { Linear } from '../../src/nn/layers/linear.ts';
 import { Generator } from '../../src/nn/init.ts';
