@@ -1,8 +1,9 @@
 /**
  * A Vite plugin for `npm run demo` and `vite preview`: serves the study's run folders
  * (`runs/<name>/` in the repository) at `runs/<name>/` beside the page, and `runs/index.json`
- * listing the runs that contain checkpoints, so the page can offer them without copying.
- * The static build does not include them; copy a run folder next to the built page instead.
+ * listing the runs that contain a checkpoint (`<model>/checkpoint.safetensors`), so the page
+ * can offer them without copying. The static build does not include them; copy a run folder
+ * next to the built page instead.
  */
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,18 +17,21 @@ const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html',
 };
 
-/** Runs under `runsDir` that contain at least one `.safetensors` file, newest first. */
-export function listRuns(runsDir: string): { name: string; files: string[] }[] {
+const MODELS = ['densenet', 'vit'];
+
+/** Runs under `runsDir` with at least one model checkpoint, newest first, with the models they have. */
+export function listRuns(runsDir: string): { name: string; models: string[] }[] {
   if (!existsSync(runsDir)) return [];
   return readdirSync(runsDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && SAFE_NAME.test(entry.name))
     .map((entry) => {
       const dir = join(runsDir, entry.name);
-      return { name: entry.name, files: readdirSync(dir).filter((f) => SAFE_NAME.test(f)), mtime: statSync(dir).mtimeMs };
+      const models = MODELS.filter((model) => existsSync(join(dir, model, 'checkpoint.safetensors')));
+      return { name: entry.name, models, mtime: statSync(dir).mtimeMs };
     })
-    .filter((run) => run.files.some((f) => f.endsWith('.safetensors')))
+    .filter((run) => run.models.length > 0)
     .sort((a, b) => b.mtime - a.mtime)
-    .map(({ name, files }) => ({ name, files }));
+    .map(({ name, models }) => ({ name, models }));
 }
 
 export function serveRuns(runsDir: string): Plugin {
@@ -40,10 +44,11 @@ export function serveRuns(runsDir: string): Plugin {
       response.end(JSON.stringify({ runs: listRuns(runsDir) }));
       return;
     }
-    // Only runs/<name>/<file> with plain names: no traversal out of the runs folder.
+    // Only runs/<name>/<file> and runs/<name>/<model>/<file> with plain names: no traversal
+    // out of the runs folder.
     const parts = match[1].split('/');
-    if (parts.length !== 2 || !parts.every((part) => SAFE_NAME.test(part))) return next();
-    const file = join(runsDir, parts[0], parts[1]);
+    if (parts.length < 2 || parts.length > 3 || !parts.every((part) => SAFE_NAME.test(part))) return next();
+    const file = join(runsDir, ...parts);
     if (!existsSync(file) || !statSync(file).isFile()) return next();
     const extension = file.slice(file.lastIndexOf('.'));
     response.setHeader('Content-Type', CONTENT_TYPES[extension] ?? 'application/octet-stream');
@@ -52,6 +57,12 @@ export function serveRuns(runsDir: string): Plugin {
   };
   return {
     name: 'serve-study-runs',
+    // Tells the page that this server lists runs; a static build has no such tag, so its page
+    // does not request an index that would fail with a logged 404.
+    transformIndexHtml: {
+      order: 'post',
+      handler: (html, context) => (context.server ? html.replace('</head>', `  <meta name="run-index" content="runs/index.json">\n</head>`) : html),
+    },
     configureServer(server) {
       server.middlewares.use(middleware);
     },
