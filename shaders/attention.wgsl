@@ -105,6 +105,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (!valid) { return; }
   let out_base = (batch * tokens + i) * width + head * head_dim;
   let inv_l = 1.0 / l;
-  for (var d = 0u; d < head_dim; d++) { out[out_base + d] = acc[d] * inv_l; }
+  // A constant trip count lets the compiler unroll the loop, so the register row is only
+  // indexed by constants and stays in registers; a loop to head_dim would spill it to memory.
+  for (var d = 0u; d < HEAD_DIM_MAX; d++) {
+    if (d < head_dim) { out[out_base + d] = acc[d] * inv_l; }
+  }
   lse[(batch * params.heads + head) * tokens + i] = m + log(l);
 }

@@ -113,8 +113,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (!valid) { return; }
   // q_tile held scale * q, so dk already carries its factor of scale.
   let offset = base + j * row_stride;
-  for (var d = 0u; d < head_dim; d++) {
-    dqkv[offset + width + d] = dk[d];
-    dqkv[offset + 2u * width + d] = dv[d];
+  // A constant trip count lets the compiler unroll the loop, so the register row is only
+  // indexed by constants and stays in registers; a loop to head_dim would spill it to memory.
+  for (var d = 0u; d < HEAD_DIM_MAX; d++) {
+    if (d < head_dim) {
+      dqkv[offset + width + d] = dk[d];
+      dqkv[offset + 2u * width + d] = dv[d];
+    }
   }
 }

@@ -99,5 +99,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   if (!valid) { return; }
-  for (var d = 0u; d < head_dim; d++) { dqkv[base + i * row_stride + d] = dq[d] * params.scale; }
+  // A constant trip count lets the compiler unroll the loop, so the register row is only
+  // indexed by constants and stays in registers; a loop to head_dim would spill it to memory.
+  for (var d = 0u; d < HEAD_DIM_MAX; d++) {
+    if (d < head_dim) { dqkv[base + i * row_stride + d] = dq[d] * params.scale; }
+  }
 }

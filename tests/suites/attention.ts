@@ -11,6 +11,9 @@ const TOKENS = [1, 50, 65, 197];
 const HEAD_DIMS = [32, 64];
 const BATCHES = [1, 3];
 const HEADS = 2;
+// Seconds per case. The first case of each head-dim variant compiles four kernels, which takes
+// minutes on a software adapter shared with other processes.
+const TIMEOUT = 300;
 
 /**
  * Runs attention forward and backward on seeded inputs and compares both with the reference.
@@ -48,18 +51,18 @@ for (const batch of BATCHES) {
   for (const headDim of HEAD_DIMS) {
     for (const tokens of TOKENS) {
       const s = seed++;
-      cases.push({ name: `B=${batch} T=${tokens} D=${headDim}`, run: () => compare(batch, tokens, headDim, HEADS, s), timeout: 120 });
+      cases.push({ name: `B=${batch} T=${tokens} D=${headDim}`, run: () => compare(batch, tokens, headDim, HEADS, s), timeout: TIMEOUT });
     }
   }
 }
 
 // Other compiled variants: head dims 16 and 128, one head and four, and head dims that are not
 // a variant's size (padded with zeros in registers).
-cases.push({ name: 'B=2 T=17 D=16 H=4', run: () => compare(2, 17, 16, 4, 200) });
-cases.push({ name: 'B=1 T=33 D=128 H=1', run: () => compare(1, 33, 128, 1, 201) });
-cases.push({ name: 'B=2 T=50 D=24 H=3', run: () => compare(2, 50, 24, 3, 202) });
-cases.push({ name: 'B=1 T=9 D=1 H=5', run: () => compare(1, 9, 1, 5, 203) });
-cases.push({ name: 'large scores, B=2 T=65 D=32', run: () => compare(2, 65, 32, 2, 204, 6) });
+cases.push({ name: 'B=2 T=17 D=16 H=4', run: () => compare(2, 17, 16, 4, 200), timeout: TIMEOUT });
+cases.push({ name: 'B=1 T=33 D=128 H=1', run: () => compare(1, 33, 128, 1, 201), timeout: TIMEOUT });
+cases.push({ name: 'B=2 T=50 D=24 H=3', run: () => compare(2, 50, 24, 3, 202), timeout: TIMEOUT });
+cases.push({ name: 'B=1 T=9 D=1 H=5', run: () => compare(1, 9, 1, 5, 203), timeout: TIMEOUT });
+cases.push({ name: 'large scores, B=2 T=65 D=32', run: () => compare(2, 65, 32, 2, 204, 6), timeout: TIMEOUT });
 
 cases.push({
   name: 'finite differences, B=2 T=5 D=4',
@@ -72,6 +75,7 @@ cases.push({
       qkv.dispose();
     }
   },
+  timeout: TIMEOUT,
 });
 
 cases.push({
