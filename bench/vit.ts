@@ -1,9 +1,9 @@
 /**
- * Transformer benchmarks: fused multi-head attention at the study ViT's shape (197 tokens,
- * width 128, 4 heads of 32, batch 64), forward and forward plus backward, beside the same
- * attention composed from this engine's GEMM and softmax kernels and beside TensorFlow.js's
- * WebGPU backend composing matMul and softmax on the same adapter; then one training step of
- * the study ViT (forward, cross-entropy, backward, Adam) in images per second.
+ * Transformer benchmarks. Fused multi-head attention runs at the study ViT's shape (197
+ * tokens, width 128, 4 heads of 32, batch 64), forward and forward plus backward. Beside it run
+ * the same attention composed from this engine's GEMM and softmax kernels, and TensorFlow.js's
+ * WebGPU backend composing matMul and softmax on the same adapter. Last, one training step of
+ * the study ViT (forward, cross-entropy, backward, Adam) is timed in images per second.
  *
  * GFLOP/s counts the nominal matrix products only: forward 4 B H T^2 D (Q K^T and P V),
  * forward plus backward 14 B H T^2 D (the backward recomputes Q K^T and forms dV, dP, dQ and
@@ -144,7 +144,7 @@ async function benchAttention(ctx: BenchContext, pass: Pass): Promise<void> {
   });
 }
 
-/** One training step of the study ViT (224x224x3, patch 16): forward, loss, backward, Adam. */
+/** Times one training step of the study ViT (224x224x3, patch 16): forward, loss, backward, Adam. */
 async function benchTrainingStep(ctx: BenchContext): Promise<void> {
   const batch = ctx.engine.adapter.isSoftware && !ctx.full ? SOFTWARE_STEP_BATCH : BATCH;
   const engine = getEngine();

@@ -16,7 +16,7 @@ const COUNT = 64;
 const MAX_STEPS = 150;
 const TARGET_ACCURACY = 0.95;
 
-/** The first `count` images, scaled to [0, 1] and standardised with the dataset's mean and std. */
+/** Reads the first `count` images, scaled to [0, 1] and standardised with the dataset's mean and std. */
 function readImages(count: number): { pixels: Float32Array; labels: number[] } {
   const images = gunzipSync(readFileSync(IMAGES));
   const labels = gunzipSync(readFileSync(LABELS));

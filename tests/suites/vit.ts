@@ -3,11 +3,12 @@
 // a forward and backward pass that reaches every parameter.
 import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import { VisionTransformer, vitStudy } from '../../src/nn/models/vit.ts';
+import { decodeSafetensors, loadModel, saveModel } from '../../src/nn/safetensors.ts';
 import { assert, assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
 
-/** A P x P, stride-P convolution in float64: images [B, C, H, W], weight [D, C, P, P] -> [B, N, D]. */
+/** Computes a P x P, stride-P convolution in float64: images [B, C, H, W], weight [D, C, P, P] -> [B, N, D]. */
 function patchConvReference(x: Float64Array, shape: number[], w: Float64Array, bias: Float64Array, width: number, p: number): Float64Array {
   const [batch, channels, height, imageWidth] = shape;
   const px = imageWidth / p;
@@ -150,6 +151,59 @@ const cases: Case[] = [
           const g = await p.grad.data();
           assert(g.every(Number.isFinite), `gradient of ${name} is finite`);
         }
+      } finally {
+        model.dispose();
+        images.dispose();
+      }
+    },
+  },
+  {
+    name: 'safetensors checkpoint round trip',
+    run: async () => {
+      const options = { imageSize: 8, patchSize: 4, inChannels: 1, width: 8, depth: 2, heads: 2, mlpDim: 16 };
+      const source = new VisionTransformer({ ...options, seed: 11 });
+      const target = new VisionTransformer({ ...options, seed: 12 });
+      const images = tensor(uniform(64, 440, 0, 1), [1, 1, 8, 8], { name: 'images' });
+      try {
+        const bytes = await saveModel(source);
+        const names = [...decodeSafetensors(bytes).tensors.keys()];
+        assertEqual(names.includes('blocks.1.attn.qkv.weight'), true, 'file has blocks.1.attn.qkv.weight');
+        assertEqual(names.includes('patch_embed.proj.weight'), true, 'file has patch_embed.proj.weight');
+        loadModel(target, bytes);
+        source.eval();
+        target.eval();
+        const a = tidy(() => source.forward(images));
+        const b = tidy(() => target.forward(images));
+        assertClose(await b.data(), await a.data(), 'logits after loading', { atol: 0, rtol: 0 });
+        a.dispose();
+        b.dispose();
+      } finally {
+        source.dispose();
+        target.dispose();
+        images.dispose();
+      }
+    },
+  },
+  {
+    name: 'dropout only in training mode',
+    run: async () => {
+      const model = new VisionTransformer({ imageSize: 8, patchSize: 4, inChannels: 1, width: 8, depth: 1, heads: 2, mlpDim: 16, dropout: 0.5, seed: 5 });
+      const images = tensor(uniform(2 * 64, 430, 0, 1), [2, 1, 8, 8], { name: 'images' });
+      try {
+        const run = async () => {
+          const logits = tidy(() => model.forward(images));
+          const values = Array.from(await logits.data());
+          logits.dispose();
+          return values;
+        };
+        model.eval();
+        const first = await run();
+        assertClose(await run(), first, 'eval-mode logits of two calls', { atol: 0, rtol: 0 });
+        model.train();
+        const trainA = await run();
+        const trainB = await run();
+        assert(trainA.some((v, i) => v !== first[i]), 'training-mode logits differ from eval mode');
+        assert(trainA.some((v, i) => v !== trainB[i]), 'two training-mode calls draw different masks');
       } finally {
         model.dispose();
         images.dispose();

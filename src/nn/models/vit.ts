@@ -1,8 +1,9 @@
 /**
  * Vision Transformer (Dosovitskiy et al., "An Image is Worth 16x16 Words", 2021) with
- * pre-norm blocks and a linear head on the class token, built as timm's VisionTransformer so
- * that parameter names match timm's (`patch_embed.proj.weight`, `blocks.0.attn.qkv.weight`,
- * ...) and a timm checkpoint converted to safetensors loads as it is.
+ * pre-norm blocks and a linear head on the class token. It is built as timm's
+ * VisionTransformer, so parameter names match timm's (`patch_embed.proj.weight`,
+ * `blocks.0.attn.qkv.weight`, ...) and shapes, and a timm state dict of the same configuration
+ * has the same entries.
  *
  *   tokens = [cls, patches(x) W_patch^T + b] + pos_embed            [B, T, D], T = N + 1
  *   for each block:  x = x + attn(norm1(x));  x = x + mlp(norm2(x))
@@ -16,6 +17,7 @@
  *                 fc1 66,048, fc2 65,664                 =   198,272  (x 6 = 1,189,632)
  *   norm 256;  head 128*10 + 10                          =     1,546
  */
+import { dropout } from '../../autograd/ops/dropout.ts';
 import { add } from '../../autograd/ops/elementwise.ts';
 import { addClassToken, patchEmbed, selectTokens } from '../../autograd/ops/patch.ts';
 import { reshape } from '../../autograd/ops/shape.ts';
@@ -51,14 +53,6 @@ export interface VisionTransformerOptions {
 const LAYER_NORM_EPS = 1e-6;
 /** Standard deviation of timm's truncated-normal initialisation of linear weights and positions. */
 const INIT_STD = 0.02;
-
-/** A dropout function for a probability; identity when p is 0 or the module is in eval mode. */
-export type DropoutFactory = (p: number, isTraining: () => boolean) => (x: Tensor) => Tensor;
-
-const noDropout: DropoutFactory = (p) => {
-  if (p !== 0) throw new Error(`VisionTransformer: dropout ${p} needs a dropout op; pass dropout: 0`);
-  return (x) => x;
-};
 
 /** timm's PatchEmbed: a P x P, stride-P convolution, here as unfold plus GEMM. */
 class PatchProjection extends Module {
@@ -128,9 +122,10 @@ export class VisionTransformer extends Module {
   readonly blocks: ModuleList<Block>;
   readonly norm: LayerNorm;
   readonly head: Linear;
-  private readonly embedDropout: (x: Tensor) => Tensor;
+  /** Dropout calls so far; each call draws its mask from a new seed. */
+  private dropoutCalls = 0;
 
-  constructor(options: VisionTransformerOptions = {}, dropoutFactory: DropoutFactory = noDropout) {
+  constructor(options: VisionTransformerOptions = {}) {
     super();
     const o: Required<VisionTransformerOptions> = {
       imageSize: 224, patchSize: 16, inChannels: 3, width: 128, depth: 6, heads: 4, mlpDim: 512,
@@ -153,8 +148,6 @@ export class VisionTransformer extends Module {
     const side = o.imageSize / o.patchSize;
     this.patchCount = side * side;
     const tokens = this.patchCount + 1;
-    const dropout = dropoutFactory(o.dropout, () => this.training);
-    this.embedDropout = dropout;
 
     // Registration order gives timm's state-dict order: own parameters, then children.
     // timm: cls_token ~ N(0, 1e-6), pos_embed ~ trunc normal(0.02).
@@ -162,7 +155,8 @@ export class VisionTransformer extends Module {
     this.pos_embed = this.registerParameter('pos_embed', parameter(truncatedNormal(tokens * o.width, INIT_STD, gen), [1, tokens, o.width], 'pos_embed'));
     this.patch_embed = this.registerModule('patch_embed', new PatchEmbed(o.width, o.inChannels, o.patchSize, gen));
     const blocks: Block[] = [];
-    for (let i = 0; i < o.depth; i++) blocks.push(new Block(o.width, o.heads, o.mlpDim, gen, dropout, `blocks.${i}`));
+    const drop = (x: Tensor) => this.applyDropout(x);
+    for (let i = 0; i < o.depth; i++) blocks.push(new Block(o.width, o.heads, o.mlpDim, gen, drop, `blocks.${i}`));
     this.blocks = this.registerModule('blocks', new ModuleList(blocks));
     this.norm = this.registerModule('norm', new LayerNorm(o.width, { eps: LAYER_NORM_EPS, name: 'norm' }));
     this.head = this.registerModule('head', new Linear(o.width, o.numClasses, { gen, name: 'head' }));
@@ -175,6 +169,17 @@ export class VisionTransformer extends Module {
     }
   }
 
+  /**
+   * Applies dropout with the model's probability in training mode; identity in eval mode. The
+   * mask depends only on its seed, so every call takes a new seed derived from the model's.
+   */
+  private applyDropout(x: Tensor): Tensor {
+    const p = this.options.dropout;
+    if (!this.training || p === 0) return x;
+    this.dropoutCalls++;
+    return dropout(x, p, (Math.imul(this.options.seed, 0x9e3779b1) + this.dropoutCalls) >>> 0, true);
+  }
+
   /** Maps images [B, inChannels, imageSize, imageSize] to logits [B, numClasses]. */
   forward(images: Tensor): Tensor {
     const o = this.options;
@@ -185,7 +190,7 @@ export class VisionTransformer extends Module {
     const batch = images.shape[0];
 
     let x = addClassToken(this.patch_embed.forward(images), this.cls_token, this.pos_embed);
-    x = this.embedDropout(x);
+    x = this.applyDropout(x);
     for (const block of this.blocks.items) x = block.forward(x);
 
     // LayerNorm acts on each token alone, so normalising only the class token equals timm's
@@ -195,7 +200,7 @@ export class VisionTransformer extends Module {
   }
 }
 
-/** The study's ViT: 224x224 RGB, patch 16, width 128, depth 6, 4 heads, MLP 512 (1,314,954 parameters). */
-export function vitStudy(options: VisionTransformerOptions = {}, dropoutFactory?: DropoutFactory): VisionTransformer {
-  return new VisionTransformer({ imageSize: 224, patchSize: 16, inChannels: 3, width: 128, depth: 6, heads: 4, mlpDim: 512, numClasses: 10, ...options }, dropoutFactory);
+/** Creates the study's ViT: 224x224 RGB, patch 16, width 128, depth 6, 4 heads, MLP 512 (1,314,954 parameters). */
+export function vitStudy(options: VisionTransformerOptions = {}): VisionTransformer {
+  return new VisionTransformer({ imageSize: 224, patchSize: 16, inChannels: 3, width: 128, depth: 6, heads: 4, mlpDim: 512, numClasses: 10, ...options });
 }
