@@ -13,7 +13,7 @@ import * as C from '../src/kernels/conv2d.ts';
 import { batchnormApply, batchnormStatistics } from '../src/kernels/batchnorm.ts';
 import { densenet121 } from '../src/nn/models/densenet.ts';
 import { Adam } from '../src/nn/optim.ts';
-import { timeSteps, type BenchContext, type BenchGroup, type BenchRecord } from './harness.ts';
+import { timeSteps, timeStepsWithCpu, type BenchContext, type BenchGroup, type BenchRecord, type Timing } from './harness.ts';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type TfTensor = import('@tensorflow/tfjs-core').Tensor;
@@ -99,12 +99,12 @@ async function timePeer(tf: Tf, step: () => TfTensor): Promise<number> {
   return seconds;
 }
 
-function record(ctx: BenchContext, kernel: string, shape: string, metric: string, amount: number, seconds: number, peerName: string | null, peerSeconds: number | null): void {
-  const value = amount / seconds;
+function record(ctx: BenchContext, kernel: string, shape: string, metric: string, amount: number, timing: Timing, peerName: string | null, peerSeconds: number | null): void {
+  const value = amount / timing.seconds;
   const peerValue = peerSeconds === null ? null : amount / peerSeconds;
   const r: BenchRecord = {
     kernel, shape, adapter: ctx.engine.adapter.name, metric, value, peer: peerName, peerValue,
-    ratio: peerValue === null ? null : value / peerValue, seconds, peerSeconds,
+    ratio: peerValue === null ? null : value / peerValue, seconds: timing.seconds, peerSeconds, cpuSeconds: timing.cpuSeconds,
   };
   ctx.record(r);
 }
@@ -126,8 +126,8 @@ async function benchConv(ctx: BenchContext, c: ConvCase): Promise<void> {
     ['input gradient', () => void C.conv2dBackwardData(dy, w, xShape, options, C.featureView(dx)), dx],
     ['weight gradient', () => C.conv2dBackwardWeight(dy, x, wShape, options).dispose(), dy],
   ];
-  const ours: number[] = [];
-  for (const [, step, out] of passes) ours.push(await timeSteps(step, () => syncEngine(out)));
+  const ours: Timing[] = [];
+  for (const [, step, out] of passes) ours.push(await timeStepsWithCpu(step, () => syncEngine(out)));
   for (const t of [x, w, dy, y, dx]) t.dispose();
 
   const peer = await ctx.peer();
@@ -162,7 +162,7 @@ async function benchBatchnorm(ctx: BenchContext, label: string, shape: number[])
   };
   params.runningVar.write(new Float32Array(c).fill(1));
   const y = Tensor.empty(shape, 'f32', 'y');
-  const seconds = await timeSteps(() => {
+  const timing = await timeStepsWithCpu(() => {
     const stats = batchnormStatistics(C.featureView(x), params, { training: true, updateRunning: false });
     batchnormApply(C.featureView(x), stats, true, C.featureView(y));
     stats.dispose();
@@ -183,7 +183,7 @@ async function benchBatchnorm(ctx: BenchContext, label: string, shape: number[])
     for (const t of [tx, gamma, beta]) t.dispose();
   }
   const bytes = 3 * n * c * h * w * 4;
-  record(ctx, 'batchnorm+relu training', `${label}: [${shape}]`, 'GB/s', bytes / 1e9, seconds, peer?.name ?? null, peerSeconds);
+  record(ctx, 'batchnorm+relu training', `${label}: [${shape}]`, 'GB/s', bytes / 1e9, timing, peer?.name ?? null, peerSeconds);
 }
 
 async function benchConcat(ctx: BenchContext, label: string, shape: number[], growth: number): Promise<void> {
@@ -193,7 +193,7 @@ async function benchConcat(ctx: BenchContext, label: string, shape: number[], gr
   const a = filled(shape, 8);
   const b = filled([n, growth, h, w], 9);
   let last: Tensor | null = null;
-  const seconds = await timeSteps(() => {
+  const timing = await timeStepsWithCpu(() => {
     last?.dispose();
     last = ops.concat([a, b], 1);
   }, () => syncEngine(last!));
@@ -212,7 +212,7 @@ async function benchConcat(ctx: BenchContext, label: string, shape: number[], gr
     tb.dispose();
   }
   const bytes = 2 * n * (c + growth) * h * w * 4;
-  record(ctx, 'naive concat', `${label}: [${shape}] + ${growth} channels`, 'GB/s', bytes / 1e9, seconds, peer?.name ?? null, peerSeconds);
+  record(ctx, 'naive concat', `${label}: [${shape}] + ${growth} channels`, 'GB/s', bytes / 1e9, timing, peer?.name ?? null, peerSeconds);
 }
 
 /** A functional DenseNet121 in TensorFlow.js ops (NHWC), the peer of one training step. */
@@ -286,7 +286,7 @@ async function benchTrainingStep(ctx: BenchContext, batch: number): Promise<void
   let loss: Tensor | null = null;
   engine.pool.resetPeak();
   const before = engine.stats().liveBytes;
-  const seconds = await timeSteps(() => {
+  const timing = await timeStepsWithCpu(() => {
     loss?.dispose();
     loss = tidy(() => {
       optimizer.zeroGrad();
@@ -318,7 +318,7 @@ async function benchTrainingStep(ctx: BenchContext, batch: number): Promise<void
     for (const t of [tx, ty, ...net.variables]) t.dispose();
     optimizerTf.dispose();
   }
-  record(ctx, 'densenet121 training step', `224x224, batch ${batch}, Adam; peak ${(peak / 2 ** 20).toFixed(0)} MiB`, 'images/s', batch, seconds, peer?.name ?? null, peerSeconds);
+  record(ctx, 'densenet121 training step', `224x224, batch ${batch}, Adam; peak ${(peak / 2 ** 20).toFixed(0)} MiB`, 'images/s', batch, timing, peer?.name ?? null, peerSeconds);
 }
 
 const group: BenchGroup = {

@@ -24,13 +24,13 @@ const TILE_N = 64;
 const TILE_K = 16;
 /** Workgroups the weight-gradient kernel aims for before it stops splitting K. */
 const WEIGHT_GRAD_TARGET_WORKGROUPS = 512;
-/** Fewest pixels of K one split of the weight-gradient kernel handles. */
+/** Minimum pixels of K per split of the weight-gradient kernel. */
 const WEIGHT_GRAD_MIN_CHUNK = 1024;
 
 /**
- * Runtime switches. `pointwiseAsGemm`: 1x1 convolutions without bias (DenseNet's bottlenecks
- * and transitions) run forward and input-gradient as batched GEMMs (src/kernels/gemm.ts)
- * instead of the implicit-GEMM kernel; tests turn it off to check both paths.
+ * Runtime switches. With `pointwiseAsGemm`, 1x1 convolutions without bias (DenseNet's
+ * bottlenecks and transitions) run their forward and input-gradient passes as batched GEMMs
+ * (src/kernels/gemm.ts) instead of the implicit-GEMM kernel. Tests turn it off to check both.
  */
 export const conv2dConfig = { pointwiseAsGemm: true };
 
@@ -48,14 +48,14 @@ export interface FeatureView {
   batchStride: number;
 }
 
-/** The whole of a 4-D tensor as a feature view. */
+/** Returns the whole of a 4-D tensor as a feature view. */
 export function featureView(t: Tensor): FeatureView {
   if (t.rank !== 4) throw new Error(`expected a 4-D [batch, channels, height, width] tensor; ${t.name} has shape ${formatShape(t.shape)}`);
   const [batch, channels, height, width] = t.shape;
   return { tensor: t, batch, channels, height, width, offset: 0, batchStride: channels * height * width };
 }
 
-/** Channels [start, start + count) of a 4-D tensor as a feature view. */
+/** Returns channels [start, start + count) of a 4-D tensor as a feature view. */
 export function channelSlice(t: Tensor, start: number, count: number): FeatureView {
   const full = featureView(t);
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > full.channels) {
@@ -124,9 +124,9 @@ export function convGeometry(x: FeatureView, weightShape: Shape, options: Conv2d
 }
 
 /**
- * Whether a source view and a destination view live in one buffer (a dense block reading its
- * own feature map); checks that their element ranges do not overlap, because one dispatch
- * reads the one while it writes the other.
+ * Returns whether a source view and a destination view live in one buffer, as when a dense
+ * block reads its own feature map. Raises if their element ranges overlap, because one
+ * dispatch reads the one while it writes the other.
  */
 export function sharesBuffer(source: FeatureView, destination: FeatureView): boolean {
   if (source.tensor.storage !== destination.tensor.storage) return false;
@@ -150,7 +150,9 @@ function isPointwise(g: ConvGeometry): boolean {
 
 /** Rows per tile: the smallest of 16, 32 and 64 that covers M, so thin outputs waste no threads. */
 function tileM(m: number): number {
-  return m <= 16 ? 16 : m <= 32 ? 32 : 64;
+  if (m <= 16) return 16;
+  if (m <= 32) return 32;
+  return 64;
 }
 
 function tileDefines(m: number, bKFastest: boolean): Record<string, number | boolean> {

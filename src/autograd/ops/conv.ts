@@ -11,7 +11,7 @@
  * - a writer reads its output gradient from its own slice of that buffer and passes the
  *   buffer on, unchanged, as the gradient of the previous version;
  * - a reader of a prefix adds its input gradient into the buffer's prefix in place (beta 1)
- *   and returns no gradient, or, when it is the first op to reach the map in backward,
+ *   and returns no gradient. When it is the first op to reach the map in backward, it
  *   allocates the buffer, fills its prefix and returns it to the tape.
  * Later layers run backward first, so when a layer's reader runs, the buffer already holds
  * every later layer's contribution to the channels it read. Nothing is ever copied.
@@ -35,7 +35,7 @@ export interface ChannelPrefix {
   slot: GradientSlot;
 }
 
-/** What conv2d, batchnorm and pooling accept as input: a 4-D tensor or a feature-map prefix. */
+/** Input of conv2d, batchnorm and pooling: a 4-D tensor or a feature-map prefix. */
 export type FeatureInput = Tensor | ChannelPrefix;
 
 /** A dense block's concatenated feature map [B, C_total, H, W], filled slice by slice. */
@@ -63,16 +63,16 @@ export class FeatureMap {
   }
 }
 
-/** The kernel view of an input, and the tensor the tape records as the op's input. */
+/** Returns the kernel view of an input, and the tensor the tape records as the op's input. */
 export function inputView(input: FeatureInput): { view: FeatureView; source: Tensor } {
   if (input instanceof Tensor) return { view: K.featureView(input), source: input };
   return { view: K.channelSlice(input.source, 0, input.channels), source: input.source };
 }
 
 /**
- * Where a backward rule writes the gradient of an input. For a plain tensor: a new tensor
- * (`beta` 0), returned to the tape. For a prefix: the map's gradient buffer (`beta` 1), and
- * the tape receives the buffer only if this call created it.
+ * Returns where a backward rule writes the gradient of an input. For a plain tensor, that is a
+ * new tensor (`beta` 0), returned to the tape. For a prefix, it is the map's gradient buffer
+ * (`beta` 1), and the tape receives the buffer only if this call created it.
  */
 export function inputGradient(input: FeatureInput): { view: FeatureView; beta: number; result: Tensor | null } {
   if (input instanceof Tensor) {

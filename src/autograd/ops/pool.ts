@@ -21,9 +21,9 @@ export interface PoolOptions {
 }
 
 /**
- * Returns the gradient of a pooling input computed as `dx`. For a feature-map prefix it is
- * added into the map's gradient buffer; the backward kernels write contiguous tensors, so this
- * works only when the prefix is the whole map (the only case DenseNet has).
+ * Returns the gradient of a pooling input computed as `dx`. For a feature-map prefix, it is
+ * added into the map's gradient buffer. The backward kernels write contiguous tensors, so this
+ * works only when the prefix is the whole map, the only case DenseNet has.
  */
 function routeGradient(input: FeatureInput, dx: Tensor): Tensor | null {
   if (input instanceof Tensor) return dx;

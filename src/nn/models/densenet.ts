@@ -78,7 +78,7 @@ class DenseLayer extends Module {
     this.conv2 = this.registerModule('conv2', new Conv2d(width, growthRate, 3, { padding: 1, bias: false, init: 'kaiming', gen, name: `${name}.conv2` }));
   }
 
-  /** The new growth channels of x [B, inChannels, H, W]. */
+  /** Computes BN-ReLU, conv 1x1 and BN-ReLU of x [B, inChannels, H, W]: the input of conv2. */
   private bottleneck(x: Tensor | ReturnType<FeatureMap['prefix']>): Tensor {
     const h = this.conv1.forward(this.norm1.forward(x, { relu: true }));
     return this.norm2.forward(h, { relu: true });
@@ -240,7 +240,7 @@ export class DenseNet extends Module {
   }
 
   /**
-   * The largest batch whose every activation fits in one storage binding and one buffer, at
+   * Returns the largest batch whose every activation fits in one storage binding and one buffer, at
    * `height` x `width` input, under `limits` (the current device's when omitted).
    */
   maxBatchSize(height = this.imageSize, width = height, limits: BindingLimits = getEngine().limits): { batch: number; bytesPerImage: number; tensor: string; limit: number } {
