@@ -21,6 +21,7 @@ import { getPreset } from '../../src/experiments/presets.ts';
 import { Adam } from '../../src/nn/optim.ts';
 import { buildModel, readCheckpoint, CHECKPOINT_FORMAT as DEMO_CHECKPOINT_FORMAT, type ModelKind } from '../../demo/lib/checkpoint.ts';
 import { classify, transformOne, CHECKPOINT_PATHS, type LoadedRun } from '../../demo/lib/models.ts';
+import { toFashionMnist } from '../../demo/lib/image.ts';
 import { decodeSample, sampleImage, SAMPLE_FILES } from '../../demo/lib/sample.ts';
 import { buildLibrary } from '../../scripts/build.mjs';
 
@@ -191,6 +192,23 @@ describe('demo', () => {
     expect(maxDifference(result.vit, expected.vit), 'ViT probabilities').toBeLessThan(TOLERANCE);
     expect(maxDifference(result.ensemble, expected.ensemble), 'ensemble probabilities').toBeLessThan(TOLERANCE);
     expect(await page.textContent('#gradcam-caption')).toContain('Grad-CAM of DenseNet121');
+
+    // A drawing goes through the same models: draw a stroke, classify, and check the result.
+    await page.click('[data-tab="draw"]');
+    const pad = (await page.locator('#draw-canvas').boundingBox())!;
+    await page.mouse.move(pad.x + pad.width * 0.3, pad.y + pad.height * 0.2);
+    await page.mouse.down();
+    await page.mouse.move(pad.x + pad.width * 0.5, pad.y + pad.height * 0.8, { steps: 8 });
+    await page.mouse.move(pad.x + pad.width * 0.7, pad.y + pad.height * 0.2, { steps: 8 });
+    await page.mouse.up();
+    await page.click('#draw-classify');
+    await page.waitForSelector('#input-caption:text("Your drawing")');
+    await page.waitForSelector('#predictions[data-status="done"], #predictions[data-status="error"]', { timeout: PAGE_TIMEOUT_MS });
+    expect(await page.getAttribute('#predictions', 'data-status'), (await page.textContent('#predictions-status')) ?? '').toBe('done');
+    const drawn = JSON.parse((await page.getAttribute('#predictions', 'data-result'))!) as Record<string, number[]>;
+    expect(drawn.ensemble.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    expect(maxDifference(drawn.densenet, expected.densenet), 'the drawing is classified, not the sample image').toBeGreaterThan(0);
+
     expect(errors, `console errors (404 for: ${notFound.join(', ') || 'none'})`).toEqual([]);
     await page.close();
   }, PAGE_TIMEOUT_MS * 2);
@@ -244,6 +262,37 @@ describe('demo', () => {
     const expectedRow = [1 / (1 + Math.E), Math.E / (1 + Math.E)];
     numbers.slice(-4).forEach((value, i) => expect(value).toBeCloseTo(expectedRow[i % 2], 5));
   }, PAGE_TIMEOUT_MS);
+
+  it('upload is inverted, trimmed and centred', () => {
+    // A dark 20x10 rectangle at (30, 40) on a white 100x80 picture.
+    const width = 100;
+    const height = 80;
+    const rgba = new Uint8Array(width * height * 4).fill(255);
+    for (let y = 40; y < 50; y++) {
+      for (let x = 30; x < 50; x++) rgba.fill(0, 4 * (y * width + x), 4 * (y * width + x) + 3);
+    }
+    const image = toFashionMnist(rgba, width, height);
+    const rowsLit = new Set<number>();
+    const columnsLit = new Set<number>();
+    for (let i = 0; i < image.length; i++) {
+      if (image[i] > 127) {
+        rowsLit.add(Math.floor(i / 28));
+        columnsLit.add(i % 28);
+      }
+    }
+    // The rectangle's longer side spans the 28 columns; its 14 rows are centred (rows 7 to 20).
+    expect(columnsLit.size).toBe(28);
+    expect(rowsLit.size).toBe(14);
+    expect(Math.min(...rowsLit)).toBe(7);
+    expect(image[0]).toBe(0);
+    expect(image[14 * 28 + 14]).toBe(255);
+  });
+
+  it('blank drawing gives a black image', () => {
+    const rgba = new Uint8Array(50 * 50 * 4);
+    for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+    expect(toFashionMnist(rgba, 50, 50, { invert: false }).every((v) => v === 0)).toBe(true);
+  });
 
   it('library build rejects Node modules', async () => {
     const entry = join(workDir, 'node-only.ts');
