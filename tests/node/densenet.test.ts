@@ -136,7 +136,9 @@ describe('densenet', () => {
 
   it('fits 64 Fashion-MNIST images', async () => {
     const { images, labels } = readFashionMnist(64);
-    const model = new DenseNet({ growthRate: 8, blockConfig: [2, 2], numInitFeatures: 16, numClasses: 10, inChannels: 1, stem: 'small', seed: 1 });
+    // The ImageNet stem brings 28x28 down to 7x7, which keeps each step cheap on a software
+    // adapter; the blocks and transitions are DenseNet's.
+    const model = new DenseNet({ growthRate: 8, blockConfig: [2, 2], numInitFeatures: 16, numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 1 });
     const optimizer = new Adam(model.namedParameters(), { lr: 1e-2 });
     const x = tensor(images, [64, 1, 28, 28]);
     const y = tensor(labels, [64], { dtype: 'i32' });
@@ -151,10 +153,8 @@ describe('densenet', () => {
           optimizer.step();
           return out;
         });
-        if (steps % 10 === 0) {
-          const predicted = argmaxRows(await logits.data(), 10);
-          accuracy = predicted.filter((p, i) => p === labels[i]).length / 64;
-        }
+        const predicted = argmaxRows(await logits.data(), 10);
+        accuracy = predicted.filter((p, i) => p === labels[i]).length / 64;
         logits.dispose();
         if (accuracy > 0.95) break;
       }
