@@ -12,7 +12,7 @@
 import { Tensor, getEngine, ops, tensor, tidy } from '../src/index.ts';
 import { vitStudy } from '../src/nn/models/vit.ts';
 import { Adam } from '../src/nn/optim.ts';
-import { timeSteps, type BenchContext, type BenchGroup } from './harness.ts';
+import { timeSteps, timeStepsWithCpu, type BenchContext, type BenchGroup, type Timing } from './harness.ts';
 
 const BATCH = 64;
 const TOKENS = 197;
@@ -46,13 +46,13 @@ function composedAttention(qkv: Tensor): Tensor {
   return ops.reshape(ops.permute(ops.reshape(out, [BATCH, HEADS, TOKENS, HEAD_DIM]), [0, 2, 1, 3]), [BATCH, TOKENS, WIDTH]);
 }
 
-/** Seconds per call of one pass of `attend` on this engine. */
-async function timeEngine(attend: (qkv: Tensor) => Tensor, pass: Pass, qkvValues: Float32Array, doutValues: Float32Array): Promise<number> {
+/** Times one pass of `attend` on this engine. */
+async function timeEngine(attend: (qkv: Tensor) => Tensor, pass: Pass, qkvValues: Float32Array, doutValues: Float32Array): Promise<Timing> {
   const engine = getEngine();
   const qkv = tensor(qkvValues, [BATCH, TOKENS, 3 * WIDTH], { name: 'qkv', requiresGrad: pass === 'forward+backward' });
   const dout = tensor(doutValues, [BATCH, TOKENS, WIDTH], { name: 'dout' });
   let last: Tensor | null = null;
-  const seconds = await timeSteps(
+  const timing = await timeStepsWithCpu(
     () => {
       last?.dispose();
       qkv.grad?.dispose();
@@ -70,7 +70,7 @@ async function timeEngine(attend: (qkv: Tensor) => Tensor, pass: Pass, qkvValues
   qkv.grad?.dispose();
   qkv.dispose();
   dout.dispose();
-  return seconds;
+  return timing;
 }
 
 /** Seconds per call of the same attention in TensorFlow.js, or null without the peer. */
@@ -133,13 +133,22 @@ async function benchAttention(ctx: BenchContext, pass: Pass): Promise<void> {
   const peer = await timePeer(ctx, pass, qkvValues, doutValues);
 
   const gflops = (seconds: number) => flop / seconds / 1e9;
-  const base = { kernel: 'attention fused', shape, adapter: ctx.engine.adapter.name, metric: 'GFLOP/s', value: gflops(fused), seconds: fused };
-  ctx.record({ ...base, peer: 'GEMM + softmax (this engine)', peerValue: gflops(composed), ratio: composed / fused, peerSeconds: composed });
+  const base = {
+    kernel: 'attention fused', shape, adapter: ctx.engine.adapter.name, metric: 'GFLOP/s',
+    value: gflops(fused.seconds), seconds: fused.seconds, cpuSeconds: fused.cpuSeconds,
+  };
+  ctx.record({
+    ...base,
+    peer: 'GEMM + softmax (this engine)',
+    peerValue: gflops(composed.seconds),
+    ratio: composed.seconds / fused.seconds,
+    peerSeconds: composed.seconds,
+  });
   ctx.record({
     ...base,
     peer: peer ? `${peer.name} (matMul + softmax)` : null,
     peerValue: peer ? gflops(peer.seconds) : null,
-    ratio: peer ? peer.seconds / fused : null,
+    ratio: peer ? peer.seconds / fused.seconds : null,
     peerSeconds: peer?.seconds ?? null,
   });
 }
@@ -152,7 +161,7 @@ async function benchTrainingStep(ctx: BenchContext): Promise<void> {
   const optimizer = new Adam(model.namedParameters(), { lr: 1e-3 });
   const images = tensor(fill(batch * 3 * 224 * 224, 3), [batch, 3, 224, 224], { name: 'images' });
   const labels = Array.from({ length: batch }, (_, i) => i % 10);
-  const seconds = await timeSteps(
+  const { seconds, cpuSeconds } = await timeStepsWithCpu(
     () => {
       optimizer.zeroGrad();
       tidy(() => ops.crossEntropy(model.forward(images), labels).backward());
@@ -172,6 +181,7 @@ async function benchTrainingStep(ctx: BenchContext): Promise<void> {
     ratio: null,
     seconds,
     peerSeconds: null,
+    cpuSeconds,
   });
   optimizer.dispose();
   model.dispose();
