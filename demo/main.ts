@@ -53,7 +53,7 @@ async function startEngine(): Promise<void> {
     byId('no-webgpu').hidden = false;
     for (const id of ['run-load', 'train-start', 'draw-classify']) byId<HTMLButtonElement>(id).disabled = true;
     byId<HTMLInputElement>('checkpoint-files').disabled = true;
-    // Not an error of the page: the browser lacks a feature, and the page says how to get it.
+    // A warning, not an error: the browser lacks a feature, and the page explains how to enable it.
     console.warn(`WebGPU unavailable: ${messageOf(error)}`);
   }
 }

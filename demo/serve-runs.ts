@@ -57,8 +57,8 @@ export function serveRuns(runsDir: string): Plugin {
   };
   return {
     name: 'serve-study-runs',
-    // Tells the page that this server lists runs; a static build has no such tag, so its page
-    // does not request an index that would fail with a logged 404.
+    // Marks the page as served with a run index. A static build lacks the tag, so its page
+    // never requests the index, which would fail with a 404 logged as a console error.
     transformIndexHtml: {
       order: 'post',
       handler: (html, context) => (context.server ? html.replace('</head>', `  <meta name="run-index" content="runs/index.json">\n</head>`) : html),

@@ -1,8 +1,9 @@
 /**
- * Reads a study checkpoint (`runs/<name>/<model>/checkpoint.safetensors`): the model's state
- * dict under `model.`, optimizer state under `optimizer.` (ignored here) and a `checkpoint`
- * metadata entry whose JSON names the model and contains the run's config with its preset, from
- * which the model and its input transform are rebuilt as the study builds them.
+ * Reads a study checkpoint (`runs/<name>/<model>/checkpoint.safetensors`). The file contains
+ * the model's state dict under `model.`, optimizer state under `optimizer.` (ignored here) and
+ * a `checkpoint` metadata entry. That entry's JSON names the model and contains the run's
+ * config with its preset, from which the model and its input transform are rebuilt as the
+ * study builds them.
  */
 import type { Tensor } from '../../src/autograd/tensor.ts';
 import type { TransformOptions } from '../../src/data/transforms.ts';

@@ -1,7 +1,7 @@
 /**
- * Turns a picture (an upload or a drawing, as RGBA pixels) into a 28x28 Fashion-MNIST-style
- * byte image: a light object on a black background, trimmed to its bounding box, scaled so
- * that its longer side spans 28 pixels and centred, as Fashion-MNIST's own images were made.
+ * Turns a picture (an upload or a drawing, as RGBA pixels) into a 28x28 byte image in
+ * Fashion-MNIST's style: a light object on a black background. As in the dataset, the object
+ * is trimmed to its bounding box, scaled so that its longer side spans 28 pixels, and centred.
  * The study's transforms (resize, three channels, normalisation) then run on these bytes.
  */
 import { IMAGE_SIZE } from './sample.ts';
@@ -40,8 +40,8 @@ function borderMean(gray: Float32Array, width: number, height: number): number {
 }
 
 /**
- * Area-averages the box [x0, x0 + w) x [y0, y0 + h) of `source` into `target` at
- * [tx, tx + tw) x [ty, ty + th); fractional source pixels count by the area they cover.
+ * Area-averages the box [x0, x0 + w) x [y0, y0 + h) of `source` into the box
+ * [tx, tx + tw) x [ty, ty + th) of `target`. A source pixel counts by the area it covers.
  */
 function resampleBox(
   source: Float32Array, sourceWidth: number, x0: number, y0: number, w: number, h: number,
@@ -103,14 +103,4 @@ export function toFashionMnist(rgba: Uint8ClampedArray | Uint8Array, width: numb
   );
   for (let i = 0; i < out.length; i++) out[i] = Math.round(Math.min(255, Math.max(0, canvas[i])));
   return out;
-}
-
-/** Writes a [28, 28] byte image into RGBA pixels (grey levels), for drawing it on a canvas. */
-export function bytesToRgba(bytes: Uint8Array, size = IMAGE_SIZE): Uint8ClampedArray<ArrayBuffer> {
-  const rgba = new Uint8ClampedArray(size * size * 4);
-  for (let i = 0; i < size * size; i++) {
-    rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = bytes[i];
-    rgba[4 * i + 3] = 255;
-  }
-  return rgba;
 }

@@ -34,7 +34,7 @@ export interface Probabilities {
   ensemble?: Float64Array;
 }
 
-/** Where the study writes each model's checkpoint inside a run folder (src/experiments/study.ts). */
+/** Path of each model's checkpoint inside a study run folder, as src/experiments/study.ts writes it. */
 export const CHECKPOINT_PATHS: Record<ModelKind, string> = { densenet: 'densenet/checkpoint.safetensors', vit: 'vit/checkpoint.safetensors' };
 
 function makeRun(name: string, models: LoadedModel[]): LoadedRun {
@@ -84,7 +84,7 @@ export async function loadRunFromUrl(folderUrl: string): Promise<LoadedRun> {
   }
 }
 
-/** Loads picked `.safetensors` files; each file's metadata says which model it holds. */
+/** Loads picked `.safetensors` files; each file's metadata names the model it contains. */
 export async function loadRunFromFiles(files: File[]): Promise<LoadedRun> {
   const checkpoints = files.filter((f) => f.name.endsWith('.safetensors'));
   if (checkpoints.length === 0) throw new Error(`none of ${files.map((f) => f.name).join(', ')} is a .safetensors checkpoint`);
@@ -102,7 +102,7 @@ export async function loadRunFromFiles(files: File[]): Promise<LoadedRun> {
   }
 }
 
-/** One line per loaded model: what it is, its size and its input. */
+/** Describes each loaded model in one line: its name, parameter count, input and source. */
 export function describeRun(run: LoadedRun): string[] {
   return [run.densenet, run.vit].filter((m): m is LoadedModel => m !== undefined).map((m) => {
     const { size, channels } = m.input;
@@ -131,7 +131,7 @@ async function probabilitiesOf(model: LoadedModel, bytes: Uint8Array): Promise<F
   }
 }
 
-/** Class probabilities of one [28, 28] byte image from each loaded model and their ensemble. */
+/** Computes the class probabilities of one [28, 28] byte image from each loaded model and their ensemble. */
 export async function classify(run: LoadedRun, bytes: Uint8Array): Promise<Probabilities> {
   const result: Probabilities = {};
   if (run.densenet) result.densenet = await probabilitiesOf(run.densenet, bytes);
@@ -141,8 +141,8 @@ export async function classify(run: LoadedRun, bytes: Uint8Array): Promise<Proba
 }
 
 /**
- * DenseNet121's Grad-CAM for one image: the map [size, size] in [0, 1] at the model's input
- * size, for `classIndex` or the predicted class.
+ * Computes DenseNet121's Grad-CAM for one image: the map [size, size] in [0, 1] at the model's
+ * input size, for `classIndex` or the predicted class.
  */
 export async function explain(run: LoadedRun, bytes: Uint8Array, classIndex?: number): Promise<{ map: Float64Array; size: number; classIndex: number }> {
   const densenet = run.densenet;

@@ -44,7 +44,7 @@ export async function fetchSample(baseUrl: string | URL): Promise<Sample> {
   return decodeSample(new Uint8Array(await images.arrayBuffer()), new Uint8Array(await labels.arrayBuffer()), await manifest.json());
 }
 
-/** Image `index` of the sample, [28, 28] bytes. */
+/** Returns image `index` of the sample, [28, 28] bytes. */
 export function sampleImage(sample: Sample, index: number): Uint8Array {
   if (!(Number.isInteger(index) && index >= 0 && index < sample.count)) {
     throw new Error(`sample image ${index} is out of range 0..${sample.count - 1}`);

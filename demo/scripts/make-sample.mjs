@@ -44,12 +44,12 @@ const labels = readIdx('t10k-labels-idx1-ubyte', LABEL_MAGIC);
 const [, rows, cols] = images.dims;
 const pixels = rows * cols;
 
-const taken = new Array(CLASSES).fill(0);
+const takenPerClass = new Array(CLASSES).fill(0);
 const indices = [];
 for (let i = 0; i < labels.dims[0] && indices.length < PER_CLASS * CLASSES; i++) {
   const label = labels.data[i];
-  if (taken[label] < PER_CLASS) {
-    taken[label]++;
+  if (takenPerClass[label] < PER_CLASS) {
+    takenPerClass[label]++;
     indices.push(i);
   }
 }

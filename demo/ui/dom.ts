@@ -1,6 +1,6 @@
 /** Small DOM helpers shared by the demo's panels. */
 
-/** The element with `id`; throws when the page lacks it, so a renamed element fails loudly. */
+/** Finds the element with `id`; throws when the page lacks it, so a renamed element fails loudly. */
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (!element) throw new Error(`demo page: element #${id} is missing from index.html`);
@@ -25,7 +25,7 @@ export function drawBytes(canvas: HTMLCanvasElement, bytes: Uint8Array, size: nu
   context.putImageData(image, 0, 0);
 }
 
-/** The message of a thrown value. */
+/** Returns the message of a thrown value. */
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

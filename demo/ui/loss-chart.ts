@@ -26,9 +26,10 @@ export function createLossChart(canvas: HTMLCanvasElement): LossChart {
       context.fillText('Loss per step appears here while training.', margin.left + 10, margin.top + 20);
       return;
     }
-    const maxStep = Math.max(1, losses[losses.length - 1][0]);
+    const maxStep = losses[losses.length - 1][0];
     const maxLoss = Math.max(...losses.map(([, l]) => l)) * 1.05;
-    const x = (step: number) => margin.left + (step / maxStep) * plotWidth;
+    // Steps count from 1, which sits on the left edge.
+    const x = (step: number) => margin.left + ((step - 1) / Math.max(1, maxStep - 1)) * plotWidth;
     const yLoss = (loss: number) => margin.top + plotHeight - (loss / maxLoss) * plotHeight;
     const yAccuracy = (accuracy: number) => margin.top + plotHeight - accuracy * plotHeight;
 

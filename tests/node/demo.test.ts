@@ -50,7 +50,7 @@ let siteDir: string;
 let server: Server | undefined;
 let baseUrl: string;
 let browser: Browser | undefined;
-/** Paths the server answered with 404, for the console-error messages. */
+/** Paths that got a 404 response, named in the console-error messages. */
 const notFound: string[] = [];
 /** Files served besides the built site, by URL path. */
 const extraFiles = new Map<string, Uint8Array>();
