@@ -321,6 +321,44 @@ async function benchTrainingStep(ctx: BenchContext, batch: number): Promise<void
   record(ctx, 'densenet121 training step', `224x224, batch ${batch}, Adam; peak ${(peak / 2 ** 20).toFixed(0)} MiB`, 'images/s', batch, timing, peer?.name ?? null, peerSeconds);
 }
 
+/** Live GPU bytes at the peak of one training step (forward, backward, Adam) of DenseNet121. */
+async function trainingStepPeak(concat: 'dense' | 'naive', batch: number, size: number): Promise<number> {
+  const engine = getEngine();
+  const model = densenet121({ numClasses: 10, concat });
+  const optimizer = new Adam(model.namedParameters(), { lr: 1e-3 });
+  const x = filled([batch, 3, size, size], 11);
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % 10);
+  await engine.sync();
+  engine.pool.resetPeak();
+  const before = engine.stats().liveBytes;
+  const loss = tidy(() => {
+    const l = ops.crossEntropy(model.forward(x), labels);
+    l.backward();
+    optimizer.step();
+    return l;
+  });
+  await loss.data();
+  const peak = engine.stats().peakLiveBytes - before;
+  loss.dispose();
+  x.dispose();
+  optimizer.zeroGrad();
+  model.dispose();
+  return peak;
+}
+
+/** Prints the peak memory of a training step with zero-copy and with naive concatenation. */
+async function benchPeakMemory(ctx: BenchContext): Promise<void> {
+  // A software adapter measures a small input; the ratio, not the size, is the point there.
+  const [batch, size] = ctx.engine.adapter.isSoftware && !ctx.full ? [2, 64] : [32, 224];
+  const dense = await trainingStepPeak('dense', batch, size);
+  const naive = await trainingStepPeak('naive', batch, size);
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  console.log(
+    `densenet121 training step peak memory, ${size}x${size} batch ${batch} (live GPU buffers above the parameters: activations, gradients, Adam state): ` +
+      `zero-copy ${mib(dense)}, naive concatenation ${mib(naive)} (${(naive / dense).toFixed(2)}x)`,
+  );
+}
+
 const group: BenchGroup = {
   name: 'cnn',
   description: 'conv2d passes, BN-ReLU, concatenation and a DenseNet121 training step',
@@ -347,6 +385,7 @@ const group: BenchGroup = {
       if (software && label.startsWith('224')) continue;
       await benchConcat(ctx, label, shape, 32);
     }
+    if (ctx.selected('densenet121 peak memory')) await benchPeakMemory(ctx);
     if (ctx.selected('densenet121 training step')) {
       // Batch 64 needs about 10 GiB of activations; a software adapter runs batch 2 with --full only.
       if (!software) await benchTrainingStep(ctx, ctx.engine.adapter.isSoftware ? 2 : 64);

@@ -278,7 +278,8 @@ export class DenseNet extends Module {
     }
     const [batch, , height, width] = x.shape;
     this.checkBatch(batch, height, width);
-    const features = this.concatMode === 'dense' ? this.featuresDense(x) : this.featuresNaive(x);
+    // The scope frees the block maps once features exist; the tape keeps what backward reads.
+    const features = tidy(() => (this.concatMode === 'dense' ? this.featuresDense(x) : this.featuresNaive(x)));
     const logits = tidy(() => this.classifier.forward(this.pool.forward(relu(features))));
     return { features, logits };
   }
