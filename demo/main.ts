@@ -9,7 +9,7 @@
 import { createBrowserEngine, ENABLE_WEBGPU_HINT, type Engine } from '../src/index.ts';
 import { toFashionMnist } from './lib/image.ts';
 import { CLASS_NAMES, IMAGE_SIZE, fetchSample, sampleImage, type Sample } from './lib/sample.ts';
-import { classify, explain, describeRun, loadRunFromFiles, loadRunFromUrl, type LoadedRun } from './lib/models.ts';
+import { classify, explain, describeRun, loadRunFromFiles, loadRunFromUrl, mergeRuns, type LoadedRun } from './lib/models.ts';
 import { trainInPage } from './lib/train.ts';
 import { renderBars } from './ui/bars.ts';
 import { byId, drawBytes, messageOf, setStatus } from './ui/dom.ts';
@@ -53,6 +53,7 @@ async function startEngine(): Promise<void> {
     byId('no-webgpu').hidden = false;
     for (const id of ['run-load', 'train-start', 'draw-classify']) byId<HTMLButtonElement>(id).disabled = true;
     byId<HTMLInputElement>('checkpoint-files').disabled = true;
+    byId<HTMLInputElement>('run-folder').disabled = true;
     // A warning, not an error: the browser lacks a feature, and the page explains how to enable it.
     console.warn(`WebGPU unavailable: ${messageOf(error)}`);
   }
@@ -88,13 +89,18 @@ async function listServedRuns(): Promise<void> {
   if (requested && engine) await loadRun(() => loadRunFromUrl(options[0].url), options[0].label);
 }
 
-async function loadRun(load: () => Promise<LoadedRun>, source: string): Promise<void> {
+/** Loads a run; picked files add to the current run, and a run folder replaces it. */
+async function loadRun(load: () => Promise<LoadedRun>, source: string, merge = false): Promise<void> {
   const status = byId('checkpoint-status');
   setStatus(status, `Loading ${source}…`);
   try {
     const loaded = await onGpu(load);
-    run?.dispose();
-    run = loaded;
+    if (merge) {
+      run = mergeRuns(run, loaded);
+    } else {
+      run?.dispose();
+      run = loaded;
+    }
     byId('model-list').replaceChildren(...describeRun(run).map((line) => Object.assign(document.createElement('li'), { textContent: line })));
     setStatus(status, `Loaded ${source}.`);
     if (current) await classifyCurrent();
@@ -248,7 +254,17 @@ async function main(): Promise<void> {
   setUpTraining();
   byId<HTMLInputElement>('checkpoint-files').addEventListener('change', (event) => {
     const files = Array.from((event.target as HTMLInputElement).files ?? []);
-    if (files.length > 0) void loadRun(() => loadRunFromFiles(files), files.map((f) => f.name).join(', '));
+    if (files.length > 0) void loadRun(() => loadRunFromFiles(files), files.map((f) => f.name).join(', '), true);
+  });
+  byId<HTMLInputElement>('run-folder').addEventListener('change', (event) => {
+    // A picked folder lists every file below it; the study's checkpoints are <model>/checkpoint.safetensors.
+    const files = Array.from((event.target as HTMLInputElement).files ?? []).filter((f) => f.name === 'checkpoint.safetensors');
+    const folder = files[0]?.webkitRelativePath.split('/')[0] ?? 'the picked folder';
+    if (files.length === 0) {
+      setStatus(byId('checkpoint-status'), `No <model>/checkpoint.safetensors found in ${folder}; pick a run folder the study wrote.`, `no checkpoint in ${folder}`);
+      return;
+    }
+    void loadRun(() => loadRunFromFiles(files), folder);
   });
   byId('run-load').addEventListener('click', () => {
     const select = byId<HTMLSelectElement>('run-select');

@@ -91,15 +91,32 @@ export async function loadRunFromFiles(files: File[]): Promise<LoadedRun> {
   const models: LoadedModel[] = [];
   try {
     for (const file of checkpoints) {
+      // A file from a picked folder has its path, e.g. `tiny/vit/checkpoint.safetensors`.
+      const name = file.webkitRelativePath || file.name;
       const bytes = new Uint8Array(await file.arrayBuffer());
-      const guess = file.name.includes('vit') ? 'vit' : file.name.includes('densenet') ? 'densenet' : undefined;
-      models.push({ ...readCheckpoint(bytes, file.name, guess), source: file.name });
+      models.push({ ...readCheckpoint(bytes, name), source: name });
     }
-    return makeRun(checkpoints.map((f) => f.name).join(', '), models);
+    return makeRun(checkpoints.map((f) => f.webkitRelativePath || f.name).join(', '), models);
   } catch (error) {
     for (const m of models) m.dispose();
     throw error;
   }
+}
+
+/**
+ * Adds the models of `loaded` to `previous`, replacing (and freeing) a model of the same kind,
+ * so that checkpoints picked one file at a time build up a run.
+ */
+export function mergeRuns(previous: LoadedRun | null, loaded: LoadedRun): LoadedRun {
+  if (!previous) return loaded;
+  const models: LoadedModel[] = [];
+  for (const kind of ['densenet', 'vit'] as const) {
+    const replaced = loaded[kind] !== undefined;
+    if (replaced) previous[kind]?.dispose();
+    const model = replaced ? loaded[kind] : previous[kind];
+    if (model) models.push(model);
+  }
+  return makeRun(loaded.name, models);
 }
 
 /** Describes each loaded model in one line: its name, parameter count, input and source. */
