@@ -15,3 +15,6 @@ export * as data from './data/index.ts';
 export { Adam, AdamW, SGD, Optimizer, type AdamOptions, type SGDOptions } from './nn/optim.ts';
 export { makeSchedule, type Schedule, type ScheduleOptions } from './nn/schedule.ts';
 export { gradCam, overlayHeatmap, type GradCamOptions, type GradCamResult } from './nn/gradcam.ts';
+export { DenseNet, densenet121, type DenseNetOptions } from './nn/models/densenet.ts';
+export { VisionTransformer, type VisionTransformerOptions } from './nn/models/vit.ts';
+export { encodeSafetensors, decodeSafetensors, saveModel, loadModel } from './nn/safetensors.ts';
