@@ -5,8 +5,6 @@
 import { DenseNet } from '../nn/models/densenet.ts';
 import { VisionTransformer } from '../nn/models/vit.ts';
 import type { Tensor } from '../autograd/tensor.ts';
-import { dropout } from '../autograd/ops/dropout.ts';
-import { hashKey } from '../data/transforms.ts';
 import { mean } from '../autograd/ops/reduce.ts';
 import { relu } from '../autograd/ops/elementwise.ts';
 import type { Classifier } from './evaluate.ts';
@@ -27,24 +25,21 @@ export function buildModel(name: ModelName, preset: Preset, seed: number): Class
     const d = preset.densenet;
     return new DenseNet({
       growthRate: d.growthRate, blockConfig: d.blockConfig, numInitFeatures: d.numInitFeatures, bnSize: d.bnSize,
-      numClasses: NUM_CLASSES, inChannels: preset.channels, stem: d.stem, seed,
+      numClasses: NUM_CLASSES, inChannels: preset.channels, stem: d.stem, imageSize: preset.imageSize, seed,
     }) as unknown as Classifier;
   }
   const v = preset.vit;
-  // Dropout masks come from (the seed the training loop sets for each update, the call's
-  // position in the forward pass), so a resumed run replays the same masks.
-  const seeds = { base: seed, call: 0 };
-  const model = new VisionTransformer(
-    {
-      imageSize: preset.imageSize, patchSize: v.patchSize, inChannels: preset.channels, width: v.width, depth: v.depth,
-      heads: v.heads, mlpDim: v.mlpDim, numClasses: NUM_CLASSES, dropout: v.dropout, seed,
-    },
-    (p, isTraining) => (x) => dropout(x, p, hashKey(seeds.base, seeds.call++), isTraining()),
-  );
+  const model = new VisionTransformer({
+    imageSize: preset.imageSize, patchSize: v.patchSize, inChannels: preset.channels, width: v.width, depth: v.depth,
+    heads: v.heads, mlpDim: v.mlpDim, numClasses: NUM_CLASSES, dropout: v.dropout, seed,
+  });
+  // The ViT seeds each dropout mask from its seed plus a count of dropout calls. Setting that
+  // count from (seed, update) before every update makes the masks a function of the update,
+  // so a resumed run replays them.
+  // NOTE: this writes the model's private `dropoutCalls` field; it has no public setter.
   return Object.assign(model, {
     setDropoutSeed(s: number) {
-      seeds.base = s;
-      seeds.call = 0;
+      (model as unknown as { dropoutCalls: number }).dropoutCalls = s;
     },
   }) as unknown as Classifier;
 }
