@@ -204,6 +204,10 @@ const cases: Case[] = [
         const trainB = await run();
         assert(trainA.some((v, i) => v !== first[i]), 'training-mode logits differ from eval mode');
         assert(trainA.some((v, i) => v !== trainB[i]), 'two training-mode calls draw different masks');
+        model.setDropoutSeed(7);
+        const replayA = await run();
+        model.setDropoutSeed(7);
+        assertClose(await run(), replayA, 'logits after resetting the dropout seed', { atol: 0, rtol: 0 });
       } finally {
         model.dispose();
         images.dispose();

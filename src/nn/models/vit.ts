@@ -43,7 +43,11 @@ export interface VisionTransformerOptions {
   /** Hidden width of each block's MLP. */
   mlpDim?: number;
   numClasses?: number;
-  /** Dropout probability after the position embedding, attention projections and MLP layers. */
+  /**
+   * Dropout probability after the position embedding, the attention output projection and both
+   * MLP layers (timm's `drop_rate` and `proj_drop_rate`). The fused attention kernel has no
+   * dropout on the attention probabilities, which is timm's `attn_drop_rate`, 0 by default.
+   */
   dropout?: number;
   /** Seed of the initial parameters and of dropout masks. */
   seed?: number;
@@ -167,6 +171,16 @@ export class VisionTransformer extends Module {
       module.weight.write(truncatedNormal(module.weight.size, INIT_STD, gen));
       module.bias?.write(constant(module.bias.size, 0));
     }
+  }
+
+  /**
+   * Sets the count of dropout calls from which the next mask's seed is derived. Setting it from
+   * the update number before each update makes the masks a function of the update, so a
+   * resumed run replays them.
+   */
+  setDropoutSeed(count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0) throw new Error(`VisionTransformer: dropout seed ${count} must be a non-negative integer`);
+    this.dropoutCalls = count;
   }
 
   /**
