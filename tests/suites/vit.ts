@@ -1,7 +1,8 @@
 // The ViT and its token ops: the study model's parameter count and timm's names, patch
 // embedding against a direct convolution, the class-token and token-selection gradients, and
 // a forward and backward pass that reaches every parameter.
-import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
+import { getEngine, gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
+import { Adam } from '../../src/nn/optim.ts';
 import { VisionTransformer, vitStudy } from '../../src/nn/models/vit.ts';
 import { decodeSafetensors, loadModel, saveModel } from '../../src/nn/safetensors.ts';
 import { assert, assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
@@ -209,6 +210,39 @@ const cases: Case[] = [
         model.setDropoutSeed(7);
         assertClose(await run(), replayA, 'logits after resetting the dropout seed', { atol: 0, rtol: 0 });
       } finally {
+        model.dispose();
+        images.dispose();
+      }
+    },
+  },
+  {
+    name: 'training steps leak no buffers',
+    run: async () => {
+      const model = new VisionTransformer({ imageSize: 8, patchSize: 4, inChannels: 1, width: 8, depth: 2, heads: 2, mlpDim: 16, dropout: 0.1, seed: 6 });
+      const images = tensor(uniform(3 * 64, 450, 0, 1), [3, 1, 8, 8], { name: 'images' });
+      const optimizer = new Adam(model.namedParameters(), { lr: 1e-3 });
+      const step = async () => {
+        optimizer.zeroGrad();
+        const loss = tidy(() => {
+          const l = ops.crossEntropy(model.forward(images), [0, 4, 9]);
+          l.backward();
+          return l;
+        });
+        optimizer.step();
+        await loss.data();
+        loss.dispose();
+      };
+      try {
+        // The first step allocates Adam's moments and the parameters' gradients.
+        await step();
+        const before = getEngine().stats();
+        await step();
+        await step();
+        const after = getEngine().stats();
+        assertEqual(after.liveBuffers, before.liveBuffers, 'live buffers after two more steps');
+        assertEqual(after.liveBytes, before.liveBytes, 'live bytes after two more steps');
+      } finally {
+        optimizer.dispose();
         model.dispose();
         images.dispose();
       }
