@@ -1,8 +1,8 @@
 /**
- * Fused multi-head scaled dot-product attention (shaders/attention*.wgsl), FlashAttention-2
- * style (Dao, "FlashAttention-2", 2023): the forward pass streams keys and values through
- * workgroup memory with an online softmax and stores only the output and one log-sum-exp per
- * query row; the backward pass recomputes the probabilities from them.
+ * Fused multi-head scaled dot-product attention (shaders/attention*.wgsl), in the style of
+ * FlashAttention-2 (Dao, "FlashAttention-2", 2023). The forward pass streams keys and values
+ * through workgroup memory with an online softmax and stores only the output and one
+ * log-sum-exp per query row. The backward pass recomputes the probabilities from them.
  *
  * Legend: B batch, T tokens, H heads, D head dim, W = H * D width.
  * The input is the packed output of one linear layer, qkv [B, T, 3 * W], laid out as
@@ -24,7 +24,7 @@ import { Tensor, formatShape } from '../autograd/tensor.ts';
 const TILE_FLOATS = 4096;
 /** Threads per workgroup in every attention kernel; each owns one query or key row. */
 const ROWS_PER_WORKGROUP = 64;
-/** Register row lengths compiled; a head dim uses the smallest that holds it. */
+/** Register row lengths compiled; a head dim uses the smallest one that fits it. */
 export const HEAD_DIM_VARIANTS = [16, 32, 64, 128] as const;
 const DELTA_WORKGROUP = 256;
 
@@ -56,7 +56,7 @@ export function attentionShape(qkv: Tensor, heads: number): AttentionShape {
   return { batch, tokens, heads, headDim, width };
 }
 
-/** The compiled variant for a head dim: register row length and tile heights. */
+/** Picks the compiled variant for a head dim: register row length and tile heights. */
 function variant(headDim: number): { HEAD_DIM_MAX: number; BLOCK_Q: number; BLOCK_K: number; BACKWARD_TILE: number } {
   const dimMax = HEAD_DIM_VARIANTS.find((v) => v >= headDim)!;
   return {
@@ -78,7 +78,7 @@ function grid(s: AttentionShape, rowsPerWorkgroup: number): [number, number, num
 }
 
 /**
- * softmax(Q K^T * scale) V for every batch and head. Returns out [B, T, W] and the
+ * Computes softmax(Q K^T * scale) V for every batch and head. Returns out [B, T, W] and the
  * log-sum-exp lse [B, H, T] that the backward pass needs. `scale` defaults to 1 / sqrt(D).
  */
 export function attentionForward(qkv: Tensor, heads: number, scale?: number): { out: Tensor; lse: Tensor } {
@@ -101,7 +101,7 @@ export function attentionForward(qkv: Tensor, heads: number, scale?: number): { 
 }
 
 /**
- * The gradient with respect to qkv [B, T, 3 * W], given the forward's input, output and
+ * Computes the gradient with respect to qkv [B, T, 3 * W], given the forward's input, output and
  * log-sum-exp and the output gradient dout [B, T, W].
  */
 export function attentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dout: Tensor, heads: number, scale?: number): Tensor {

@@ -67,7 +67,7 @@ export function layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: n
   return { y, shift, rstd };
 }
 
-/** The gradient with respect to the input, from the saved statistics. */
+/** Computes the gradient with respect to the input from the saved statistics. */
 export function layerNormBackwardInput(x: Tensor, weight: Tensor, shift: Tensor, rstd: Tensor, dy: Tensor): Tensor {
   const features = x.shape[x.rank - 1];
   const rows = x.size / Math.max(1, features);
@@ -82,7 +82,7 @@ export function layerNormBackwardInput(x: Tensor, weight: Tensor, shift: Tensor,
   return dx;
 }
 
-/** The gradients with respect to weight and bias: sums over rows of dy * xhat and of dy. */
+/** Computes the gradients with respect to weight and bias: sums over rows of dy * xhat and of dy. */
 export function layerNormBackwardParams(x: Tensor, shift: Tensor, rstd: Tensor, dy: Tensor): { dweight: Tensor; dbias: Tensor } {
   const features = x.shape[x.rank - 1];
   const rows = x.size / Math.max(1, features);

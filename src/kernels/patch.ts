@@ -1,7 +1,7 @@
 /**
- * Kernels around a ViT's token sequence (shaders/patch*.wgsl): cutting images into patches
- * (the unfold of a P x P, stride-P convolution) and back, prepending the class token and adding
- * position embeddings, and copying a range of tokens out of a sequence or back into one.
+ * Kernels around a ViT's token sequence (shaders/patch*.wgsl). They cut images into patches
+ * (the unfold of a P x P, stride-P convolution) and back, prepend the class token and add
+ * position embeddings, and copy a range of tokens out of a sequence or back into one.
  *
  * Legend: B batch, C channels, H x W image, P patch size, N patches, T tokens, D features.
  */
@@ -47,7 +47,7 @@ export function unfoldPatches(images: Tensor, patch: number): Tensor {
   return out;
 }
 
-/** The inverse of `unfoldPatches`: patches [B, N, C * P * P] back to images of `shape`. */
+/** Inverts `unfoldPatches`: patches [B, N, C * P * P] back to images of `shape`. */
 export function foldPatches(patches: Tensor, shape: readonly number[], patch: number): Tensor {
   const g = patchGrid(shape, patch);
   const expected = [g.batch, g.patches, g.channels * patch * patch];

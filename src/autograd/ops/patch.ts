@@ -18,7 +18,7 @@ export function patchify(images: Tensor, patch: number): Tensor {
 }
 
 /**
- * A P x P convolution with stride P as unfold plus GEMM: images [B, C, H, W], weight
+ * Computes a P x P convolution with stride P as unfold plus GEMM: images [B, C, H, W], weight
  * [D, C, P, P], bias [D] -> embeddings [B, N, D], patches in row-major order.
  */
 export function patchEmbed(images: Tensor, weight: Tensor, bias: Tensor | null, patch: number): Tensor {
@@ -51,7 +51,7 @@ export function addClassToken(emb: Tensor, cls: Tensor, pos: Tensor): Tensor {
   return out;
 }
 
-/** Tokens [start, start + count) of x [B, T, D], as [B, count, D]. */
+/** Copies tokens [start, start + count) of x [B, T, D] into a new [B, count, D]. */
 export function selectTokens(x: Tensor, start: number, count: number): Tensor {
   const out = K.gatherTokens(x, start, count);
   const tokens = x.shape[1];
