@@ -118,7 +118,7 @@ describe('safetensors', () => {
   });
 
   it('loads a torchvision DenseNet121 file with a new head', async () => {
-    // A 1000-class DenseNet121 stands in for torchvision's ImageNet weights: the same names and
+    // A 1000-class DenseNet121 replaces torchvision's ImageNet weights: the same names and
     // shapes, num_batches_tracked as I64 as PyTorch writes it.
     const imagenet = densenet121({ numClasses: 1000, seed: 5 });
     const bytes = await saveModel(imagenet);

@@ -53,7 +53,7 @@ const cases: Case[] = [];
 cases.push({
   name: 'training step on [4, 3, 4]',
   run: async () => {
-    // Channel 0 of the four rows holds 1-4, 2-5, 3-6 and 4-7: mean 4, biased variance 2.5,
+    // Channel 0 of the four rows contains 1-4, 2-5, 3-6 and 4-7: mean 4, biased variance 2.5,
     // unbiased 2.6667. As [N, C, L] = [N, C, L, 1].
     const values: number[] = [];
     for (let n = 0; n < 4; n++) for (let c = 0; c < 3; c++) for (let l = 0; l < 4; l++) values.push(c === 0 ? n + l + 1 : (n * 7 + c * 3 + l * 5) % 11);
@@ -152,8 +152,8 @@ for (const [training, relu] of [[true, false], [true, true], [false, true]]) {
   cases.push({
     name: `backward finite differences, ${training ? 'training' : 'eval'}${relu ? ' with ReLU' : ''}`,
     run: async () => {
-      // Values away from the ReLU's kink would need the output; finite differences with a
-      // small step only cross it for a few elements, which the tolerance absorbs.
+      // A small step crosses the ReLU's kink for few elements, and the tolerance absorbs them.
+      // Keeping inputs away from the kink would need the forward output.
       const x = tensor(uniform(3 * 4 * 5, 11, -2, 2), [3, 4, 5, 1], { requiresGrad: true, name: 'x' });
       const p = params(4, 12, true);
       await gradcheck((xi, g, b) => ops.batchNorm2d(xi, g, b, p.mean, p.variance, { training, relu }), [x, p.gamma, p.beta], { eps: 1e-3, atol: 2e-2, rtol: 2e-2, maxElements: 24 });
