@@ -82,10 +82,12 @@ cases.push({
   name: 'rejects width not divisible by heads',
   run: async () => {
     const qkv = tensor(new Float32Array(2 * 3 * 30), [2, 3, 30], { name: 'qkv' });
+    const flat = qkv.view([6, 30]);
     try {
       await assertThrows(() => ops.attention(qkv, 4), /width 10 .* is not divisible by 4 heads/, 'attention head check');
-      await assertThrows(() => ops.attention(qkv.view([6, 30]), 1), /qkv must be \[batch, tokens, 3 \* width\]; got \[6, 30\]/, 'attention rank check');
+      await assertThrows(() => ops.attention(flat, 1), /qkv must be \[batch, tokens, 3 \* width\]; got \[6, 30\]/, 'attention rank check');
     } finally {
+      flat.dispose();
       qkv.dispose();
     }
   },
