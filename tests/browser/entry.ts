@@ -6,7 +6,7 @@
 import { createBrowserEngine, getEngine, hasEngine } from '../../src/index.ts';
 import { suites } from '../suites/index.ts';
 import type { Case } from '../harness/suite.ts';
-import { BROWSER_TIMEOUT_SCALE, DEFAULT_CASE_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, type CaseResult, type PageError, type RunEvent } from './protocol.ts';
+import { caseTimeoutSeconds, drainTimeoutSeconds, type CaseResult, type PageError, type RunEvent } from './protocol.ts';
 
 declare global {
   interface Window {
@@ -30,7 +30,7 @@ class CaseTimeoutError extends Error {
 
 /** Runs one case; a case that exceeds its timeout fails, though its promise keeps running. */
 async function runCase(suiteName: string, c: Case): Promise<CaseResult> {
-  const seconds = (c.timeout ?? DEFAULT_CASE_TIMEOUT_SECONDS) * BROWSER_TIMEOUT_SCALE;
+  const seconds = caseTimeoutSeconds(c.timeout);
   const started = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -46,12 +46,12 @@ async function runCase(suiteName: string, c: Case): Promise<CaseResult> {
   }
 }
 
-/** Waits up to DRAIN_TIMEOUT_SECONDS for the queued GPU work; returns whether it finished. */
-async function drainQueue(): Promise<boolean> {
+/** Waits up to `seconds` for the queued GPU work; returns whether it finished. */
+async function drainQueue(seconds: number): Promise<boolean> {
   if (!hasEngine()) return true;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const limit = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_SECONDS * 1000);
+    timer = setTimeout(() => resolve(false), seconds * 1000);
   });
   // Errors the timed-out case left behind are not the next case's, so they are dropped here.
   const drained = getEngine().sync().then(() => true, () => true);
@@ -99,8 +99,14 @@ async function main(): Promise<void> {
       } else {
         result = await runCase(s.name, c);
         // The case's 'end' waits for the drain, so that the next case's time starts when the GPU is free.
-        if (result.error?.name === 'CaseTimeoutError' && !(await drainQueue())) {
-          abandoned = `not run: the GPU work of "${s.name} > ${c.name}" was still running ${DRAIN_TIMEOUT_SECONDS} s after it timed out`;
+        if (result.error?.name === 'CaseTimeoutError') {
+          const drainSeconds = drainTimeoutSeconds(caseTimeoutSeconds(c.timeout));
+          const drainStarted = performance.now();
+          const drained = await drainQueue(drainSeconds);
+          result.milliseconds += performance.now() - drainStarted;
+          if (!drained) {
+            abandoned = `not run: the GPU work of "${s.name} > ${c.name}" was still running ${drainSeconds} s after it timed out`;
+          }
         }
       }
       results.push(result);

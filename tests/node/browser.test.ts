@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { suites } from '../suites/index.ts';
-import { BROWSER_TIMEOUT_SCALE, DEFAULT_CASE_TIMEOUT_SECONDS, DRAIN_TIMEOUT_SECONDS, type CaseResult, type PageError, type RunEvent } from '../browser/protocol.ts';
+import { caseTimeoutSeconds, drainTimeoutSeconds, type CaseResult, type PageError, type RunEvent } from '../browser/protocol.ts';
 
 const BROWSER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'browser');
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -213,7 +213,7 @@ describe('browser', () => {
   for (const s of suites) {
     describe(s.name, () => {
       for (const c of s.cases) {
-        const seconds = (c.timeout ?? DEFAULT_CASE_TIMEOUT_SECONDS) * BROWSER_TIMEOUT_SCALE;
+        const seconds = caseTimeoutSeconds(c.timeout);
         it(c.name, async () => {
           const state = states.get(caseKey(s.name, c.name))!;
           const result = await state.result;
@@ -222,7 +222,7 @@ describe('browser', () => {
           if (state.consoleErrors.length > 0) {
             throw new Error(`the page logged console errors during this case:\n  ${state.consoleErrors.join('\n  ')}`);
           }
-        }, (seconds + DRAIN_TIMEOUT_SECONDS + 30) * 1000);
+        }, (seconds + drainTimeoutSeconds(seconds) + 30) * 1000);
       }
     });
   }
