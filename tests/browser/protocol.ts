@@ -38,14 +38,14 @@ export const DEFAULT_CASE_TIMEOUT_SECONDS = 60;
  */
 export const BROWSER_TIMEOUT_SCALE = 2;
 
-/** Seconds a case may take in the browser. */
+/** Returns the seconds a case with this `timeout` may take in the browser. */
 export function caseTimeoutSeconds(timeout: number | undefined): number {
   return (timeout ?? DEFAULT_CASE_TIMEOUT_SECONDS) * BROWSER_TIMEOUT_SCALE;
 }
 
 /**
- * Seconds the page waits, after a case timed out, for the GPU work that the case left queued:
- * the case's own timeout, and at least a minute. When the queue does not drain in time, the
+ * Returns the seconds the page waits, after a case timed out, for the GPU work that the case
+ * left queued: the case's own timeout, and at least a minute. When the queue does not drain in time, the
  * remaining cases fail without running, because each would wait behind that work and time
  * out in turn.
  */
