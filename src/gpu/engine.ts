@@ -271,6 +271,12 @@ export class Engine {
     await Promise.all(scopes);
     const compile = this.pipelines.compileErrors.shift();
     if (compile) {
+      // The invalid pipeline also fails validation where it was used (bind group, pass,
+      // submit). Chromium delivers those errors as separate tasks that can come after this
+      // readback, so wait for the queue and one more task before dropping them; otherwise they
+      // would surface at the next readback as an unrelated GPUExecutionError.
+      await this.device.queue.onSubmittedWorkDone();
+      await new Promise((resolve) => setTimeout(resolve, 0));
       this.errors.length = 0;
       throw compile;
     }

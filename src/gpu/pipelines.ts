@@ -110,8 +110,13 @@ export class PipelineCache {
   /** Compiles a kernel and waits for its compilation messages; raises ShaderCompileError on failure. */
   async check(spec: KernelSpec): Promise<void> {
     const source = kernelSource(spec);
+    // The scope captures the module's validation error, which is reported here as a
+    // ShaderCompileError; uncaptured, it would also surface at the next readback.
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: source, label: kernelKey(spec) });
+    const scope = this.device.popErrorScope();
     const info = await module.getCompilationInfo();
+    await scope;
     const errors = info.messages.filter((m) => m.type === 'error');
     if (errors.length > 0) throw new ShaderCompileError(kernelKey(spec), errors.map(toMessage), source);
   }
