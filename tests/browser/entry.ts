@@ -1,12 +1,13 @@
 /**
  * Browser entry of the kernel suites: creates the engine on the page's WebGPU adapter, runs
- * every case of every suite in tests/suites/index.ts one after another, and exposes the
- * results as `window.engineTestResults`, in the page's table and as events (protocol.ts).
+ * every case of every suite in tests/suites/index.ts (or of those named by the `suites` query
+ * parameter) one after another, and exposes the results as `window.engineTestResults`, in the
+ * page's table and as events (protocol.ts).
  */
 import { createBrowserEngine, getEngine, hasEngine } from '../../src/index.ts';
-import { suites } from '../suites/index.ts';
+import { suites as allSuites } from '../suites/index.ts';
 import type { Case } from '../harness/suite.ts';
-import { caseTimeoutSeconds, drainTimeoutSeconds, type CaseResult, type PageError, type RunEvent } from './protocol.ts';
+import { caseTimeoutSeconds, drainTimeoutSeconds, selectSuites, type CaseResult, type PageError, type RunEvent } from './protocol.ts';
 
 declare global {
   interface Window {
@@ -76,12 +77,15 @@ async function main(): Promise<void> {
   const table = document.getElementById('results') as HTMLTableElement;
 
   let adapter: string;
+  let suites: typeof allSuites;
   try {
+    // `?suites=gemm,conv2d` runs only those suites.
+    suites = selectSuites(allSuites, new URLSearchParams(location.search).get('suites'));
     const engine = await createBrowserEngine();
     adapter = `${engine.adapter.name} (${engine.adapter.kind}, ${engine.adapter.isSoftware ? 'software' : 'hardware'})`;
   } catch (error) {
     const pageError = toPageError(error);
-    status.textContent = `Cannot create the engine: ${pageError.name}: ${pageError.message}`;
+    status.textContent = `Cannot start: ${pageError.name}: ${pageError.message}`;
     await report({ type: 'fatal', error: pageError });
     return;
   }

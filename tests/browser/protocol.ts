@@ -52,3 +52,18 @@ export function caseTimeoutSeconds(timeout: number | undefined): number {
 export function drainTimeoutSeconds(caseSeconds: number): number {
   return Math.max(60, caseSeconds);
 }
+
+/**
+ * Returns the suites whose names are listed in `filter` (comma-separated), or all of them when
+ * the filter is empty; raises an error that lists the suites for an unknown name.
+ */
+export function selectSuites<T extends { name: string }>(all: T[], filter: string | null | undefined): T[] {
+  const names = (filter ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  if (names.length === 0) return all;
+  for (const name of names) {
+    if (!all.some((s) => s.name === name)) {
+      throw new Error(`unknown suite "${name}" in the suite filter; choose from ${all.map((s) => s.name).join(', ')}`);
+    }
+  }
+  return all.filter((s) => names.includes(s.name));
+}

@@ -1,6 +1,6 @@
-// Runs every suite in tests/suites/index.ts in headless Chromium, on the page's WebGPU adapter
-// (SwiftShader on a machine without a GPU), and reports one test per case as
-// `browser > SUITE > CASE`. A case fails when it throws or when the page logs a console error
+// Runs every suite in tests/suites/index.ts (or those named in BROWSER_SUITES) in headless
+// Chromium, on the page's WebGPU adapter (SwiftShader on a machine without a GPU), and reports
+// one test per case as `browser > SUITE > CASE`. A case fails when it throws or when the page logs a console error
 // while it runs. A missing Chromium or WebGPU adapter fails the run, so CI cannot pass without it.
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { suites } from '../suites/index.ts';
-import { caseTimeoutSeconds, drainTimeoutSeconds, type CaseResult, type PageError, type RunEvent } from '../browser/protocol.ts';
+import { suites as allSuites } from '../suites/index.ts';
+import { caseTimeoutSeconds, drainTimeoutSeconds, selectSuites, type CaseResult, type PageError, type RunEvent } from '../browser/protocol.ts';
 
 const BROWSER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'browser');
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -24,6 +24,10 @@ const SETUP_HINT = 'run: sudo bash scripts/setup.sh (installs Debian\'s chromium
 // --enable-features=Vulkan and --use-angle=swiftshader change nothing here, and a second
 // --enable-features would replace the list Playwright passes.
 const CHROMIUM_ARGS = ['--enable-unsafe-webgpu'];
+
+// BROWSER_SUITES=gemm,conv2d runs only those suites (comma-separated names).
+const SUITE_FILTER = process.env.BROWSER_SUITES ?? '';
+const suites = selectSuites(allSuites, SUITE_FILTER);
 
 /** Seconds to wait for the browser to start, load the page and create its engine. */
 const STARTUP_TIMEOUT_SECONDS = 120;
@@ -183,7 +187,7 @@ async function startBrowserRun(): Promise<void> {
   tab.on('crash', () => failRemaining('the page crashed'));
 
   const { port } = server.address() as AddressInfo;
-  await tab.goto(`http://127.0.0.1:${port}/`);
+  await tab.goto(`http://127.0.0.1:${port}/?suites=${encodeURIComponent(SUITE_FILTER)}`);
   const first = await withTimeout(plan, STARTUP_TIMEOUT_SECONDS, `the test page did not start within ${STARTUP_TIMEOUT_SECONDS} s`);
   if (first.type === 'fatal') {
     const error = toError(first.error);
