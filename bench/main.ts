@@ -21,7 +21,7 @@ options:
                     (default: ENGINE_ADAPTER or auto)
   --full            also run the largest shapes on a software adapter
   --no-peer         skip the TensorFlow.js comparison
-  --gemm-variant V  force a GEMM variant (tiled, register or dot) instead of the choice by
+  --gemm-variant V  force a GEMM variant (tiled, register, register8 or dot) instead of the choice by
                     adapter and shape
   --help            print this help
 

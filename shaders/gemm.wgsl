@@ -15,8 +15,8 @@
 // Host defines (src/kernels/gemm.ts derives them from one constant per variant):
 //   TRANS_A, TRANS_B   whether the stored operands are transposed.
 //   WG_X, WG_Y         threads per workgroup along N and along M.
-//   TM, TN             rows and columns of C per thread: multiples of 4 (tiled), 4 (register,
-//                      whose micro-tile is one mat4x4), TM = 1 (dot).
+//   TM, TN             rows and columns of C per thread: multiples of 4 (tiled), 4 or 8
+//                      (register, whose micro-tile is up to 2 x 2 mat4x4s), TM = 1 (dot).
 //   TILE_K             depth of the workgroup-memory tiles (tiled only), a multiple of 4.
 //   ALIGNED_A, ALIGNED_B   the operand's offset, batch stride and leading dimension are
 //                      multiples of 4, so 4 consecutive elements from a multiple of 4 are one
@@ -133,69 +133,109 @@ fn tile_of(wid: vec3<u32>, nwg: vec3<u32>) -> Tile {
   return Tile(batch, (rest / params.tiles_n) * TILE_M, (rest % params.tiles_n) * TILE_N, batch < params.batch);
 }
 
-// ---- register: 4 x 4 micro-tiles straight from storage ---------------------------------------
+// ---- register: micro-tiles straight from storage ----------------------------------------------
 //
-// Each thread holds C's 4 x 4 block as a mat4x4 whose column r is row r of the block, and
-// consumes K in steps of 4: the 4 x 4 blocks of op(A) and op(B) are 4 vec4 loads each, and
-// acc += B_blk^T A_blk^T (= (A_blk B_blk)^T) is 64 FMAs. Loops over the micro-tile are written
-// out, because SwiftShader's JIT keeps private arrays in memory.
+// Each thread holds C's TM x TN block (TM, TN in {4, 8}) as up to 4 mat4x4s, each with column r
+// holding row r of a 4 x 4 sub-block, and consumes K in steps of 4: a 4 x 4 block of op(A) or
+// op(B) is 4 vec4 loads, and acc += B_blk^T A_blk^T (= (A_blk B_blk)^T) is 64 FMAs. The
+// sub-blocks are written out rather than indexed, because SwiftShader's JIT keeps private
+// arrays in memory.
+
+// A_blk^T for rows i0 .. i0 + 3 (clamped rows `rows` where a row is selected) and k .. k + 3.
+fn register_a_block(base: u32, i0: u32, rows: vec4<u32>, kk: u32) -> mat4x4<f32> {
+  let lda = params.lda;
+  if (TRANS_A) {
+    let p = base + kk * lda + i0;
+    return transpose(mat4x4<f32>(a_run(p), a_run(p + lda), a_run(p + 2u * lda), a_run(p + 3u * lda)));
+  }
+  let p = base + kk;
+  return mat4x4<f32>(a_run(p + rows.x * lda), a_run(p + rows.y * lda), a_run(p + rows.z * lda), a_run(p + rows.w * lda));
+}
+
+// B_blk^T for k .. k + 3 and columns j0 .. j0 + 3 (clamped columns `cols` where a row of the
+// stored B is selected): column q is row k + q of op(B).
+fn register_b_block(base: u32, j0: u32, cols: vec4<u32>, kk: u32) -> mat4x4<f32> {
+  let ldb = params.ldb;
+  if (TRANS_B) {
+    let p = base + kk;
+    return transpose(mat4x4<f32>(b_run(p + cols.x * ldb), b_run(p + cols.y * ldb), b_run(p + cols.z * ldb), b_run(p + cols.w * ldb)));
+  }
+  let p = base + kk * ldb + j0;
+  return mat4x4<f32>(b_run(p), b_run(p + ldb), b_run(p + 2u * ldb), b_run(p + 3u * ldb));
+}
+
+// 4 indices from `first`, clamped to `last`: rows or columns past the edge compute duplicates
+// that are never stored, which keeps bounds checks out of the K loop.
+fn clamped4(first: u32, last: u32) -> vec4<u32> {
+  return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(last));
+}
+
+// The last K % 4 steps of one 4 x 4 sub-block, one rank-1 update each.
+fn register_tail(acc: mat4x4<f32>, a_base: u32, rows: vec4<u32>, b_base: u32, cols: vec4<u32>) -> mat4x4<f32> {
+  var result = acc;
+  for (var kk = params.k & ~3u; kk < params.k; kk++) {
+    let av = vec4<f32>(load_a(a_base, rows.x, kk), load_a(a_base, rows.y, kk), load_a(a_base, rows.z, kk), load_a(a_base, rows.w, kk));
+    let bv = vec4<f32>(load_b(b_base, kk, cols.x), load_b(b_base, kk, cols.y), load_b(b_base, kk, cols.z), load_b(b_base, kk, cols.w));
+    result[0] = fma(vec4<f32>(av.x), bv, result[0]);
+    result[1] = fma(vec4<f32>(av.y), bv, result[1]);
+    result[2] = fma(vec4<f32>(av.z), bv, result[2]);
+    result[3] = fma(vec4<f32>(av.w), bv, result[3]);
+  }
+  return result;
+}
+
+fn store_block(base: u32, i0: u32, j0: u32, acc: mat4x4<f32>) {
+  store_row4(base, i0, j0, acc[0]);
+  store_row4(base, i0 + 1u, j0, acc[1]);
+  store_row4(base, i0 + 2u, j0, acc[2]);
+  store_row4(base, i0 + 3u, j0, acc[3]);
+}
 
 @compute @workgroup_size(WG_X, WG_Y)
 fn main_register(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_id) lid: vec3<u32>) {
   let tile = tile_of(wid, nwg);
-  let i0 = tile.row0 + lid.y * 4u;
-  let j0 = tile.col0 + lid.x * 4u;
+  let i0 = tile.row0 + lid.y * TM;
+  let j0 = tile.col0 + lid.x * TN;
   // No barriers in this variant, so threads past the edge may leave early.
   if (!tile.valid || i0 >= params.m || j0 >= params.n) { return; }
   let a_base = params.a_offset + tile.batch * params.a_batch_stride;
   let b_base = params.b_offset + tile.batch * params.b_batch_stride;
-  let lda = params.lda;
-  let ldb = params.ldb;
+  let rows0 = clamped4(i0, params.m - 1u);
+  let rows1 = clamped4(i0 + 4u, params.m - 1u);
+  let cols0 = clamped4(j0, params.n - 1u);
+  let cols1 = clamped4(j0 + 4u, params.n - 1u);
 
-  // Rows of op(A) and columns of op(B) past the edge are clamped where they select a stored
-  // row: they compute duplicates that are never stored, and keep bounds checks out of the loop.
-  let last_m = params.m - 1u;
-  let last_n = params.n - 1u;
-  let ra = vec4<u32>(min(i0, last_m), min(i0 + 1u, last_m), min(i0 + 2u, last_m), min(i0 + 3u, last_m));
-  let cb = vec4<u32>(min(j0, last_n), min(j0 + 1u, last_n), min(j0 + 2u, last_n), min(j0 + 3u, last_n));
-
-  var acc = mat4x4<f32>();
+  // acc_rc: sub-block of rows i0 + 4r .. and columns j0 + 4c ..; the second row or column of
+  // sub-blocks exists only when TM or TN is 8.
+  var acc00 = mat4x4<f32>();
+  var acc01 = mat4x4<f32>();
+  var acc10 = mat4x4<f32>();
+  var acc11 = mat4x4<f32>();
   let k4 = params.k & ~3u;
   for (var kk = 0u; kk < k4; kk += 4u) {
-    var am: mat4x4<f32>;   // A_blk^T: column r is row r of the block over 4 k
-    if (TRANS_A) {
-      let p = a_base + kk * lda + i0;
-      am = transpose(mat4x4<f32>(a_run(p), a_run(p + lda), a_run(p + 2u * lda), a_run(p + 3u * lda)));
-    } else {
-      let p = a_base + kk;
-      am = mat4x4<f32>(a_run(p + ra.x * lda), a_run(p + ra.y * lda), a_run(p + ra.z * lda), a_run(p + ra.w * lda));
+    let am0 = register_a_block(a_base, i0, rows0, kk);
+    let bm0 = register_b_block(b_base, j0, cols0, kk);
+    acc00 += bm0 * am0;
+    if (TN == 8u) {
+      let bm1 = register_b_block(b_base, j0 + 4u, cols1, kk);
+      acc01 += bm1 * am0;
+      if (TM == 8u) {
+        let am1 = register_a_block(a_base, i0 + 4u, rows1, kk);
+        acc10 += bm0 * am1;
+        acc11 += bm1 * am1;
+      }
+    } else if (TM == 8u) {
+      let am1 = register_a_block(a_base, i0 + 4u, rows1, kk);
+      acc10 += bm0 * am1;
     }
-    var bm: mat4x4<f32>;   // B_blk^T: column q is row kk + q of the block over 4 columns
-    if (TRANS_B) {
-      let p = b_base + kk;
-      bm = transpose(mat4x4<f32>(b_run(p + cb.x * ldb), b_run(p + cb.y * ldb), b_run(p + cb.z * ldb), b_run(p + cb.w * ldb)));
-    } else {
-      let p = b_base + kk * ldb + j0;
-      bm = mat4x4<f32>(b_run(p), b_run(p + ldb), b_run(p + 2u * ldb), b_run(p + 3u * ldb));
-    }
-    acc += bm * am;
-  }
-  // The last K % 4 steps, one rank-1 update each.
-  for (var kk = k4; kk < params.k; kk++) {
-    let av = vec4<f32>(load_a(a_base, ra.x, kk), load_a(a_base, ra.y, kk), load_a(a_base, ra.z, kk), load_a(a_base, ra.w, kk));
-    let bv = vec4<f32>(load_b(b_base, kk, cb.x), load_b(b_base, kk, cb.y), load_b(b_base, kk, cb.z), load_b(b_base, kk, cb.w));
-    acc[0] = fma(vec4<f32>(av.x), bv, acc[0]);
-    acc[1] = fma(vec4<f32>(av.y), bv, acc[1]);
-    acc[2] = fma(vec4<f32>(av.z), bv, acc[2]);
-    acc[3] = fma(vec4<f32>(av.w), bv, acc[3]);
   }
 
   let c_base = params.c_offset + tile.batch * params.c_batch_stride;
-  store_row4(c_base, i0, j0, acc[0]);
-  store_row4(c_base, i0 + 1u, j0, acc[1]);
-  store_row4(c_base, i0 + 2u, j0, acc[2]);
-  store_row4(c_base, i0 + 3u, j0, acc[3]);
+  store_block(c_base, i0, j0, register_tail(acc00, a_base, rows0, b_base, cols0));
+  if (TN == 8u) { store_block(c_base, i0, j0 + 4u, register_tail(acc01, a_base, rows0, b_base, cols1)); }
+  if (TM == 8u) { store_block(c_base, i0 + 4u, j0, register_tail(acc10, a_base, rows1, b_base, cols0)); }
+  if (TM == 8u && TN == 8u) { store_block(c_base, i0 + 4u, j0 + 4u, register_tail(acc11, a_base, rows1, b_base, cols1)); }
 }
 
 // ---- tiled: workgroup-memory tiles and TM x TN micro-tiles -------------------------------------

@@ -8,8 +8,8 @@
  *
  * Variants (entry points of the one shader), each with its tile sizes in one constant below:
  * - `tiled`: workgroup-memory tiles and a per-thread micro-tile, for real GPUs;
- * - `register`: the same micro-tiles read straight from storage, without workgroup memory or
- *   barriers, for CPU adapters (on SwiftShader a barrier costs more than the loads it saves);
+ * - `register`, `register8`: micro-tiles read straight from storage, without workgroup memory
+ *   or barriers, for CPU adapters (on SwiftShader a barrier costs more than the loads it saves);
  * - `dot`: one row and a few columns per thread with a vectorised K loop, for M = 1 (GEMV).
  */
 import gemmSource from '../../shaders/gemm.wgsl';
@@ -17,7 +17,7 @@ import { getEngine, type Binding } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, sizeOf } from '../autograd/tensor.ts';
 
-export type GemmVariant = 'tiled' | 'register' | 'dot';
+export type GemmVariant = 'tiled' | 'register' | 'register8' | 'dot';
 
 interface VariantConfig {
   entry: string;
@@ -35,13 +35,18 @@ interface VariantConfig {
  * Tile sizes of every variant; the shader receives them as defines.
  * - tiled: 128 x 128 tiles, 8 x 8 per thread (as two runs of 4 in each direction), K in steps
  *   of 8 through 2 x 4 KiB of workgroup memory: 64 FMAs per 4 workgroup-memory vec4 reads.
- * - register: the shader's micro-tile is one mat4x4, so tm = tn = 4 are fixed; 8 x 8
- *   threads make a 32 x 32 tile.
+ * - register: 4 x 4 per thread (one mat4x4), 8 x 8 threads, for lavapipe, whose 8 SIMD lanes
+ *   hold one scalar of each thread per AVX register: 16 accumulators already fill them.
+ * - register8: 8 x 8 per thread (four mat4x4s), for SwiftShader, where it halves the loads per
+ *   FMA. Timed by process CPU time on 512 x 512 x 512 products (2-core AVX2 host, Mesa 25.0.7,
+ *   SwiftShader 5.0.0), it did 1.6x the work of the 4 x 4 tile on SwiftShader and 0.7x on
+ *   lavapipe.
  * - dot: 64 threads of one row and 4 columns each (tm must be 1).
  */
 export const GEMM_VARIANTS: Record<GemmVariant, VariantConfig> = {
   tiled: { entry: 'main_tiled', wgX: 16, wgY: 16, tm: 8, tn: 8, tileK: 8 },
   register: { entry: 'main_register', wgX: 8, wgY: 8, tm: 4, tn: 4, tileK: 4 },
+  register8: { entry: 'main_register', wgX: 8, wgY: 8, tm: 8, tn: 8, tileK: 4 },
   dot: { entry: 'main_dot', wgX: 64, wgY: 1, tm: 1, tn: 4, tileK: 4 },
 };
 
@@ -49,9 +54,10 @@ export const GEMM_VARIANTS: Record<GemmVariant, VariantConfig> = {
 function checkConfig(variant: GemmVariant, config: VariantConfig): void {
   const problems: string[] = [];
   if (config.tileK % 4 !== 0 || config.tileK < 4) problems.push(`tileK ${config.tileK} must be a positive multiple of 4`);
-  if (variant === 'tiled' && (config.tm % 4 !== 0 || config.tn % 4 !== 0)) problems.push(`tm ${config.tm} and tn ${config.tn} must be multiples of 4`);
-  if (variant === 'register' && (config.tm !== 4 || config.tn !== 4)) problems.push(`tm and tn must be 4 (one mat4x4 per thread), got ${config.tm} x ${config.tn}`);
-  if (variant === 'dot' && config.tm !== 1) problems.push(`tm must be 1, got ${config.tm}`);
+  if (config.entry === 'main_tiled' && (config.tm % 4 !== 0 || config.tn % 4 !== 0)) problems.push(`tm ${config.tm} and tn ${config.tn} must be multiples of 4`);
+  if (config.entry === 'main_register' && ![4, 8].includes(config.tm)) problems.push(`tm must be 4 or 8, got ${config.tm}`);
+  if (config.entry === 'main_register' && ![4, 8].includes(config.tn)) problems.push(`tn must be 4 or 8, got ${config.tn}`);
+  if (config.entry === 'main_dot' && config.tm !== 1) problems.push(`tm must be 1, got ${config.tm}`);
   const limits = getEngine().limits;
   if (config.wgX * config.wgY > limits.maxComputeInvocationsPerWorkgroup) {
     problems.push(`${config.wgX} x ${config.wgY} threads exceed maxComputeInvocationsPerWorkgroup ${limits.maxComputeInvocationsPerWorkgroup}`);
@@ -75,14 +81,19 @@ export function setGemmVariant(variant: GemmVariant | null): GemmVariant | null 
 }
 
 /**
- * The variant for a problem on the current adapter: `dot` for a single row, `register` on CPU
- * adapters (lavapipe, SwiftShader, any software adapter), `tiled` on GPUs.
+ * Chooses the variant for a problem on the current adapter: `dot` for a single row, `register8`
+ * on SwiftShader, `register` on lavapipe and other software adapters, and on GPUs `dot` below
+ * 8 rows and `tiled` otherwise.
  */
 export function chooseGemmVariant(m: number, _n: number, _k: number): GemmVariant {
   if (forcedVariant) return forcedVariant;
   if (m === 1) return 'dot';
   const adapter = getEngine().adapter;
-  if (adapter.isSoftware || adapter.kind === 'lavapipe' || adapter.kind === 'swiftshader') return 'register';
+  if (adapter.kind === 'swiftshader') return 'register8';
+  if (adapter.isSoftware || adapter.kind === 'lavapipe') return 'register';
+  // NOTE: the cut-off of 8 rows is an estimate (unmeasured on a GPU): below it a 128-row tile
+  // would idle most of its threads, while the dot variant spreads the columns over threads.
+  if (m < 8) return 'dot';
   return 'tiled';
 }
 

@@ -190,7 +190,10 @@ for (const variant of VARIANTS) {
     },
   });
 
-  cases.push({
+  // Folding a grid over maxComputeWorkgroupsPerDimension is code every variant shares
+  // (tile_of in the shader). The tiled variant skips this case because 70,000 of its
+  // 256-thread workgroups take minutes on a CPU adapter.
+  if (variant !== 'tiled') cases.push({
     name: `${variant} grid over the dimension limit`,
     run: async () => {
       // 70,000 one-element products need more workgroups than one grid dimension may hold.
