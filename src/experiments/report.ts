@@ -14,7 +14,7 @@ export interface ReportInput {
   stages: Record<string, ModelStage>;
   ensemble: EvaluationResult | null;
   classNames: readonly string[];
-  dataset: { trainCounts: number[]; testCounts: number[]; trainUsed: number; imageSize: number };
+  dataset: { trainCounts: number[]; testCounts: number[]; trainUsed: Record<string, number>; imageSize: number };
   exampleGrid: string;
   gradcam: { title: string; dataUrl: string }[];
 }
@@ -58,7 +58,7 @@ export async function buildReport(input: ReportInput): Promise<string> {
   const testTotal = input.dataset.testCounts.reduce((a, b) => a + b, 0);
   sections.push(section('dataset', 'Dataset overview', [
     `<p>Fashion-MNIST: ${trainTotal.toLocaleString('en')} training and ${testTotal.toLocaleString('en')} test images, 28x28 grayscale, ${classNames.length} balanced classes. ` +
-      `This run trained on ${input.dataset.trainUsed.toLocaleString('en')} training images and evaluated on ${results.testImages.toLocaleString('en')} test images.</p>`,
+      `Training images per model: ${Object.entries(input.dataset.trainUsed).map(([m, n]) => `${escape(TITLES[m] ?? m)} ${n.toLocaleString('en')}`).join(', ')}; evaluation on ${results.testImages.toLocaleString('en')} test images.</p>`,
     `<div class="figure">${await renderChart(classDistributionSpec(classNames, input.dataset.trainCounts, input.dataset.testCounts))}</div>`,
     `<h3>Example images</h3><p>The first training images of each class, one class per row (${classNames.join(', ')}).</p>`,
     `<img class="pixel" alt="example images per class" src="${input.exampleGrid}">`,
@@ -81,7 +81,7 @@ export async function buildReport(input: ReportInput): Promise<string> {
     ['channels', preset.channels === 3 ? 'grayscale replicated into 3 channels' : '1 (grayscale)'],
     ['normalisation', norm],
     ['augmentation', preset.augment.padding || preset.augment.flip ? `random crop (padding ${preset.augment.padding})${preset.augment.flip ? ', horizontal flip' : ''}` : 'none'],
-    ['training subset', preset.trainPerClass ? `${preset.trainPerClass} images per class (seeded, balanced)` : 'all 60,000 images'],
+    ['training subset', Object.entries(input.dataset.trainUsed).map(([m, n]) => `${escape(TITLES[m] ?? m)}: ${n === 60000 ? 'all 60,000 images' : `${n / 10} images per class (seeded, balanced)`}`).join('; ')],
     ['noise test', `Gaussian noise with std ${preset.noiseStd} added to the normalised test images (seeded), clamped to the clean range`],
   ])));
 

@@ -49,6 +49,8 @@ export interface ModelStage {
   trainSeconds: number;
   epochs: number;
   steps: number;
+  /** Training images per epoch. */
+  trainImages: number;
   gradcam: GradCamFigure[];
   preset: string;
   adapter: string;

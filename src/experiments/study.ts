@@ -86,7 +86,8 @@ export async function runModelStage(ctx: StageContext, name: ModelName): Promise
   // ---- data --------------------------------------------------------------------------------
   const trainSplit = DeviceSplit.upload(data.train);
   const testSplit = DeviceSplit.upload(data.test);
-  const trainIdx = preset.trainPerClass ? balancedSubset(data.train.labels, preset.trainPerClass, hashKey(seed, 1)) : undefined;
+  const perClass = settings.trainPerClass === undefined ? preset.trainPerClass : settings.trainPerClass;
+  const trainIdx = perClass ? balancedSubset(data.train.labels, perClass, hashKey(seed, 1)) : undefined;
   const testIdx = testIndices(preset, data.test, seed);
   const epochEvalIdx = preset.epochEvalPerClass ? balancedSubset(data.test.labels, preset.epochEvalPerClass, hashKey(seed, 3)) : testIdx;
   const trainLoader = new DataLoader(trainSplit, { batchSize: settings.batchSize, shuffle: true, seed, indices: trainIdx, transform: transformOf(preset, true) });
@@ -123,7 +124,7 @@ export async function runModelStage(ctx: StageContext, name: ModelName): Promise
 
     const stage: ModelStage = {
       model: summary, evaluation: result, latency, history: trained.history, trainSeconds: trained.history.reduce((s, h) => s + h.seconds, 0),
-      epochs: trained.epochs, steps: trained.steps, gradcam: figures, preset: preset.name, adapter: getEngine().adapter.name, seed,
+      epochs: trained.epochs, steps: trained.steps, trainImages: trainLoader.length, gradcam: figures, preset: preset.name, adapter: getEngine().adapter.name, seed,
     };
     writeFileAtomic(join(folder, 'predictions.json'), JSON.stringify({
       classes: clean.classes, indices: Array.from(clean.indices), labels: Array.from(clean.labels),
@@ -301,7 +302,7 @@ export async function runReportStage(ctx: ReportContext): Promise<Results> {
     dataset: {
       trainCounts: classCounts(data.train.labels),
       testCounts: classCounts(data.test.labels),
-      trainUsed: preset.trainPerClass ? preset.trainPerClass * CLASS_NAMES.length : data.train.count,
+      trainUsed: Object.fromEntries(folders.map((f) => [f.stage.model.name, f.stage.trainImages])),
       imageSize: preset.imageSize,
     },
     exampleGrid: pngDataUrl(gridPng),

@@ -35,7 +35,7 @@ function fakeStage(name: 'densenet' | 'vit', seed: number): ModelStage {
     evaluation: fakeEvaluation(seed),
     latency: { batchSize: 100, msPerBatch: 50, msPerImage: 0.5, msSingleImage: 5, adapter: 'test' },
     history: [1, 2].map((epoch) => ({ epoch, trainLoss: 1 / epoch, trainAccuracy: 0.5 + 0.1 * epoch, evalAccuracy: 0.6, evalLoss: 0.9, seconds: 1, imagesPerSecond: 100, lr: 1e-3 })),
-    trainSeconds: 2, epochs: 2, steps: 10, gradcam: [], preset: 'tiny', adapter: 'test', seed: 0,
+    trainSeconds: 2, epochs: 2, steps: 10, trainImages: 400, gradcam: [], preset: 'tiny', adapter: 'test', seed: 0,
   };
 }
 
@@ -54,7 +54,7 @@ describe('study report', () => {
     const html = await buildReport({
       runName: 'synthetic', preset: getPreset('tiny'), results,
       stages: { densenet: fakeStage('densenet', 1), vit: fakeStage('vit', 2) }, ensemble: fakeEvaluation(3), classNames: CLASSES,
-      dataset: { trainCounts: new Array(10).fill(6000), testCounts: new Array(10).fill(1000), trainUsed: 400, imageSize: 28 },
+      dataset: { trainCounts: new Array(10).fill(6000), testCounts: new Array(10).fill(1000), trainUsed: { densenet: 400, vit: 400 }, imageSize: 28 },
       exampleGrid: pngDataUrl(encodePng(28, 28, grey, 1)),
       gradcam: [{ title: 'Shirt predicted as T-shirt/top', dataUrl: pngDataUrl(encodePng(28, 28, grey, 1)) }],
     });
