@@ -306,6 +306,9 @@ async function benchTrainingStep(ctx: BenchContext, batch: number): Promise<void
   let peerSeconds: number | null = null;
   if (peer) {
     const { tf } = peer;
+    // tfjs-core registers the gradients of its kernels only on request (the `@tensorflow/tfjs`
+    // bundle does it on import); the training step needs them.
+    await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
     const net = tfDensenet121(tf, 10);
     const optimizerTf = tf.train.adam(1e-3);
     const tx = tf.tensor4d(fill(batch * 3 * 224 * 224, 10), [batch, 224, 224, 3]);
