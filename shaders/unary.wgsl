@@ -26,11 +26,15 @@ fn erf_approx(x: f32) -> f32 {
 }
 
 // x^p as PyTorch computes it. WGSL's pow(x, p) is undefined for x < 0 (and for x = p = 0), so
-// integer exponents take the power of |x| and restore the sign for odd p; a negative base with a
-// fractional exponent gives NaN through pow.
+// integer exponents take the power of |x| and restore the sign for odd p.
 fn signed_pow(x: f32, p: f32) -> f32 {
   if (p == 0.0) { return 1.0; }
-  if (x >= 0.0 || fract(p) != 0.0) { return pow(x, p); }
+  if (x >= 0.0) { return pow(x, p); }
+  // WGSL leaves pow of a negative base undefined (Chromium's SwiftShader returns pow(|x|, p)),
+  // so a fractional exponent returns NaN explicitly, as PyTorch does. The bits go through a
+  // `let` because a NaN constant expression is a shader-creation error.
+  let quiet_nan_bits = 0x7fc00000u;
+  if (fract(p) != 0.0) { return bitcast<f32>(quiet_nan_bits); }
   let magnitude = pow(-x, p);
   return select(magnitude, -magnitude, fract(p * 0.5) != 0.0);
 }
