@@ -140,9 +140,9 @@ function extent(offset: number, batchStride: number, batch: number, rows: number
 }
 
 /**
- * A binding of a tensor read as `array<vec4<f32>>`: the size is rounded up to 16 bytes so that
- * the last partial run is addressable; pooled buffers are 256-byte size classes, so the rounded
- * size stays inside the buffer.
+ * Returns the binding of a tensor read as `array<vec4<f32>>`. Its size is rounded up to 16
+ * bytes so that the last partial run is addressable. Pooled buffers come in 256-byte size
+ * classes, so the rounded size stays inside the buffer.
  */
 function vec4Binding(t: Tensor): Binding {
   const binding = t.binding();
@@ -249,7 +249,7 @@ export interface GemmOptions {
   variant?: GemmVariant;
 }
 
-/** The matrix dimensions of an operand: [rows, cols] of the stored matrix and its batch dims. */
+/** Splits an operand's shape into its leading (batch) dimensions and the stored matrix's rows and columns. */
 function splitBatch(t: Tensor, what: string): { lead: number[]; rows: number; cols: number } {
   if (t.rank < 2) throw new Error(`gemm: ${what} ${t.name} ${formatShape(t.shape)} must have rank 2 or more`);
   return { lead: t.shape.slice(0, -2), rows: t.shape[t.rank - 2], cols: t.shape[t.rank - 1] };

@@ -17,14 +17,14 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-/** The gradient of the stored A, given G = dL/dC and the stored B. */
+/** Computes the gradient of the stored A from G = dL/dC and the stored B. */
 function gradA(g: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   // dop(A) = G op(B)^T; when A is stored transposed, dA = op(B) G^T.
   if (!transA) return gemm(g, b, { transB: !transB, name: 'matmul.gradA' });
   return gemm(b, g, { transA: transB, transB: true, name: 'matmul.gradA' });
 }
 
-/** The gradient of the stored B, given G = dL/dC and the stored A. */
+/** Computes the gradient of the stored B from G = dL/dC and the stored A. */
 function gradB(g: Tensor, a: Tensor, transA: boolean, transB: boolean): Tensor {
   // dop(B) = op(A)^T G; when B is stored transposed, dB = G^T op(A).
   if (!transB) return gemm(a, g, { transA: !transA, name: 'matmul.gradB' });
@@ -38,8 +38,8 @@ function reduceBatch(grad: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * op(A) op(B) for A [..., M, K] (or [..., K, M] with `transA`) and B [..., K, N] (or
- * [..., N, K] with `transB`); leading dimensions must match or one side must be broadcast
+ * Multiplies op(A) op(B) for A [..., M, K] (or [..., K, M] with `transA`) and B [..., K, N]
+ * (or [..., N, K] with `transB`). Leading dimensions must match, or one side must be broadcast
  * (see `gemm`).
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
@@ -69,7 +69,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 }
 
 /**
- * y = x W^T + b for x [..., in], weight [out, in] and bias [out] (PyTorch's layout); the bias
+ * Computes y = x W^T + b for x [..., in], weight [out, in] and bias [out] (PyTorch's layout); the bias
  * is added inside the GEMM.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
