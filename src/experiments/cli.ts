@@ -183,7 +183,9 @@ async function main(argv: string[]): Promise<number> {
     for (const model of args.models) {
       await runModelStage({ preset: args.preset, out: args.out, seed: args.seed, resume: args.resume, data, log }, model);
     }
-    const folders = args.models.map((m) => readModelFolder(args.out, m)!);
+    // The report covers every model in the folder, including one trained by an earlier
+    // command (a resumed run of one model keeps the other model's results).
+    const folders = MODEL_NAMES.map((m) => readModelFolder(args.out, m)).filter((f) => f !== null);
     const results = await runReportStage({ preset: args.preset, out: args.out, seed: args.seed, data, folders, startedAt, log });
     log(`\n${summaryTable(results)}\n\nwall time ${((performance.now() - startedAt) / 1000).toFixed(0)} s on ${engine.adapter.name}; report: ${join(args.out, 'report.html')}`);
     return 0;

@@ -93,7 +93,8 @@ describe.skipIf(!found.dir)('study end to end', () => {
     expect(view.consoleErrors).toEqual([]);
     expect(view.requests).toEqual([]);
     expect(view.sections).toEqual(['dataset', 'similarity', 'preprocessing', 'models', 'results', 'confusion', 'per-class', 'errors', 'gradcam', 'noise']);
-    expect(view.svgCount).toBeGreaterThanOrEqual(8);
+    // Class distribution, similarity, training curves, three confusion matrices, robustness.
+    expect(view.svgCount).toBeGreaterThanOrEqual(7);
     for (const id of ['dataset', 'confusion', 'noise']) expect(view.colourBySection[id], `colour in section ${id}`).toBeGreaterThan(0.01);
   }, 120_000);
 
@@ -110,6 +111,9 @@ describe.skipIf(!found.dir)('study end to end', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/vit: resumed from .*checkpoint\.safetensors after epoch 3/);
     expect(r.stdout).not.toMatch(/vit epoch 1\/3/);
+    const results = JSON.parse(readFileSync(join(run, 'results.json'), 'utf8'));
+    expect(Object.keys(results.models)).toEqual(['densenet', 'vit']);
+    expect(results.ensemble).not.toBeNull();
   }, 300_000);
 
   it('corrupt checkpoint is reported by name', () => {
