@@ -2,8 +2,8 @@
  * The training loop: epochs over a seeded loader, Adam or AdamW with a learning-rate schedule,
  * an evaluation after each epoch and an atomic checkpoint after it. A run resumed from its last
  * checkpoint makes the same updates as an uninterrupted one, because everything random is a
- * function of the seed and the counters stored in the checkpoint: the data order and
- * augmentation of epoch e come from (seed, e), dropout of update t from (seed, t).
+ * function of the seed and the counters stored in the checkpoint. The data order and
+ * augmentation of epoch e come from (seed, e), and dropout of update t from (seed, t).
  */
 import { existsSync } from 'node:fs';
 import { tidy } from '../autograd/scope.ts';
@@ -33,7 +33,7 @@ export interface TrainOptions {
   /** Data of the evaluation after each epoch; none skips it. */
   evalLoader: DataLoader | null;
   seed: number;
-  /** Where the checkpoint of each epoch is written; null writes none. */
+  /** Path of the checkpoint written after each epoch; null writes none. */
   checkpointPath: string | null;
   /** Continue from the checkpoint at `checkpointPath` when it exists. */
   resume: boolean;

@@ -156,7 +156,7 @@ export function normaliseMax(values: Float64Array): Float64Array {
   return values;
 }
 
-/** The jet colour map at t in [0, 1], as [r, g, b] bytes. */
+/** Maps t in [0, 1] to the jet colour map's [r, g, b] bytes. */
 export function jet(t: number): [number, number, number] {
   const clamp = (x: number) => Math.round(255 * Math.min(1, Math.max(0, x)));
   const v = Math.min(1, Math.max(0, t));
