@@ -307,8 +307,14 @@ async function benchTrainingStep(ctx: BenchContext, batch: number): Promise<void
   if (peer) {
     const { tf } = peer;
     // tfjs-core registers the gradients of its kernels only on request (the `@tensorflow/tfjs`
-    // bundle does it on import); the training step needs them.
-    await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+    // bundle does it on import), and the training step needs them.
+    // NOTE: under Node this import fails, because tfjs-core 4.22's ES module files import each
+    // other without file extensions; the peer step then reports the missing gradient and is skipped.
+    try {
+      await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+    } catch (error) {
+      console.error(`[bench] cannot register TensorFlow.js gradients: ${(error as Error).message.split('\n')[0]}`);
+    }
     const net = tfDensenet121(tf, 10);
     const optimizerTf = tf.train.adam(1e-3);
     const tx = tf.tensor4d(fill(batch * 3 * 224 * 224, 10), [batch, 224, 224, 3]);
