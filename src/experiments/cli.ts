@@ -9,6 +9,7 @@ import { createEngine } from '../gpu/node.ts';
 import { loadFashionMnist } from '../data/sources-node.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { MODEL_NAMES, PRESETS, getPreset, type ModelName, type Preset } from './presets.ts';
+import { checkRemovableRunFolder } from './run-folder.ts';
 import { readModelFolder, runModelStage, runReportStage, summaryTable } from './study.ts';
 
 const OPTIONS = {
@@ -46,7 +47,8 @@ Options:
   --epochs N        override the preset's number of epochs for every model
   --seed N          seed of initialisation, data order, subsets and noise (default: 0)
   --resume          continue an interrupted run from its last checkpoints
-  --force           delete an existing run folder and start over
+  --force           delete an existing run folder and start over; only a folder with
+                    config.json and nothing but the study's files is deleted
   --from A,B        build the ensemble and the report from run folders A and B (each made with
                     --models densenet or --models vit, same preset and seed); trains nothing
   -h, --help        print this help
@@ -107,6 +109,7 @@ function prepareRunFolder(args: Args): void {
   const config = { preset: args.preset.name, models: args.models, seed: args.seed, from: args.from, presetConfig: args.preset };
   if (existsSync(args.out) && readdirSync(args.out).length > 0) {
     if (args.force) {
+      checkRemovableRunFolder(args.out);
       rmSync(args.out, { recursive: true, force: true });
     } else if (args.resume) {
       const configPath = join(args.out, 'config.json');
