@@ -7,6 +7,7 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { syncBatchCounts } from '../nn/layers/batchnorm.ts';
 import { encodeSafetensors, decodeSafetensors } from '../nn/safetensors.ts';
 import type { Module } from '../nn/module.ts';
 import type { Optimizer } from '../nn/optim.ts';
@@ -138,6 +139,7 @@ export function loadCheckpoint(path: string, model: Module, optimizer: Optimizer
   }
   try {
     model.loadStateDict(modelEntries);
+    syncBatchCounts(model, modelEntries);
     optimizer?.loadState(meta.step, optimizerEntries);
   } catch (error) {
     throw new CheckpointError(`checkpoint ${path} does not fit this model: ${(error as Error).message}`);

@@ -7,7 +7,7 @@
  * bytes; files are written by the callers (src/experiments).
  */
 import type { Shape } from '../autograd/tensor.ts';
-import { BatchNorm2d } from './layers/batchnorm.ts';
+import { syncBatchCounts } from './layers/batchnorm.ts';
 import type { Module } from './module.ts';
 
 /** Element types this module reads; it writes F32, F64, I32 and I64. */
@@ -229,11 +229,5 @@ export function loadModel(model: Module, bytes: Uint8Array, options: LoadOptions
   } catch (error) {
     throw new SafetensorsError(`${source}: ${(error as Error).message}`);
   }
-  // BatchNorm2d mirrors num_batches_tracked on the host; bring the mirrors up to date.
-  for (const [prefix, m] of model.namedModules()) {
-    if (!(m instanceof BatchNorm2d)) continue;
-    const name = `${prefix}${prefix ? '.' : ''}num_batches_tracked`;
-    const entry = entries.get(name);
-    if (entry && !skip(name)) m.setBatchCount(entry.values[0]);
-  }
+  syncBatchCounts(model, entries, skip);
 }

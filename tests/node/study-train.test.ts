@@ -1,6 +1,6 @@
-// The study's training loop on a small MLP over real Fashion-MNIST images: a run interrupted
-// after one epoch and resumed from its checkpoint ends with the same parameters as an
-// uninterrupted run; a corrupt checkpoint is reported by name.
+// The study's training loop on a small MLP over real Fashion-MNIST images. A run interrupted
+// after one epoch and resumed from its checkpoint ends with the same parameters and BatchNorm
+// counters as an uninterrupted run. A corrupt checkpoint is reported by name.
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { findFashionMnistDir, readFashionMnistDir } from '../../src/data/node.ts
 import { relu } from '../../src/autograd/ops/elementwise.ts';
 import { reshape } from '../../src/autograd/ops/shape.ts';
 import type { Tensor } from '../../src/autograd/tensor.ts';
+import { BatchNorm2d } from '../../src/nn/layers/batchnorm.ts';
 import { Linear } from '../../src/nn/layers/linear.ts';
 import { Generator } from '../../src/nn/init.ts';
 import { Module } from '../../src/nn/module.ts';
@@ -18,18 +19,21 @@ import { train, makeOptimizer } from '../../src/experiments/train.ts';
 import type { TrainPreset } from '../../src/experiments/presets.ts';
 
 class Mlp extends Module {
+  readonly norm: BatchNorm2d;
   readonly fc1: Linear;
   readonly fc2: Linear;
 
   constructor(seed: number) {
     super();
     const gen = new Generator(seed);
+    // The input normalisation gives the model a num_batches_tracked counter to carry across a resume.
+    this.norm = this.registerModule('norm', new BatchNorm2d(1, { name: 'norm' }));
     this.fc1 = this.registerModule('fc1', new Linear(784, 32, { gen, name: 'fc1' }));
     this.fc2 = this.registerModule('fc2', new Linear(32, 10, { gen, name: 'fc2' }));
   }
 
   forward(x: Tensor): Tensor {
-    return this.fc2.forward(relu(this.fc1.forward(reshape(x, [x.shape[0], 784]))));
+    return this.fc2.forward(relu(this.fc1.forward(reshape(this.norm.forward(x), [x.shape[0], 784]))));
   }
 }
 
@@ -85,6 +89,9 @@ describe.skipIf(!found.dir)('study training loop', () => {
     const expected = await parameters(straight);
     const actual = await parameters(fresh);
     actual.forEach((values, i) => expect(Array.from(values), `parameter ${i}`).toEqual(Array.from(expected[i])));
+    const batches = async (model: Mlp) => Array.from(await model.stateDict().get('norm.num_batches_tracked')!.data());
+    expect(await batches(fresh), 'num_batches_tracked').toEqual(await batches(straight));
+    expect(Array.from(await fresh.norm.runningMean.data()), 'running_mean').toEqual(Array.from(await straight.norm.runningMean.data()));
     expect(b.history[1].trainAccuracy).toBeGreaterThan(0.3);
     for (const r of [a, b]) r.optimizer.dispose();
     straight.dispose();

@@ -63,9 +63,23 @@ export class BatchNorm2d extends Module {
     this.getBuffer('num_batches_tracked').write([this.batches]);
   }
 
-  /** Sets num_batches_tracked (after a checkpoint was loaded into it). */
+  /** Sets num_batches_tracked, on the device and in the host-side counter. */
   setBatchCount(count: number): void {
     this.batches = count;
     this.getBuffer('num_batches_tracked').write([count]);
+  }
+}
+
+/**
+ * Sets the host-side num_batches_tracked counter of every BatchNorm2d in `model` from the
+ * state dict `entries`. Call it after `model.loadStateDict(entries, { skip })`, which writes only
+ * the device buffers, so the next training batch would otherwise count from the old value.
+ */
+export function syncBatchCounts(model: Module, entries: Map<string, { values: ArrayLike<number> }>, skip: (name: string) => boolean = () => false): void {
+  for (const [prefix, m] of model.namedModules()) {
+    if (!(m instanceof BatchNorm2d)) continue;
+    const name = prefix ? `${prefix}.num_batches_tracked` : 'num_batches_tracked';
+    const entry = entries.get(name);
+    if (entry && !skip(name)) m.setBatchCount(entry.values[0]);
   }
 }
