@@ -2,14 +2,14 @@
  * `npm run exp:ensemble` (and exp:densenet, exp:vit): the Fashion-MNIST study end to end on
  * the engine. See `--help` and the README's "The study" section.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEngine } from '../gpu/node.ts';
 import { loadFashionMnist } from '../data/sources-node.ts';
 import { writeFileAtomic } from './checkpoint.ts';
 import { MODEL_NAMES, PRESETS, getPreset, type ModelName, type Preset } from './presets.ts';
-import { checkRemovableRunFolder } from './run-folder.ts';
+import { checkRemovableRunFolder, isUnusedRunFolder } from './run-folder.ts';
 import { readModelFolder, runModelStage, runReportStage, summaryTable } from './study.ts';
 
 const OPTIONS = {
@@ -104,26 +104,36 @@ export function parseCommandLine(argv: string[]): Args | 'help' {
   };
 }
 
-/** Creates the run folder, and rejects an existing one unless --resume or --force is given. */
-function prepareRunFolder(args: Args): void {
-  const config = { preset: args.preset.name, models: args.models, seed: args.seed, from: args.from, presetConfig: args.preset };
-  if (existsSync(args.out) && readdirSync(args.out).length > 0) {
-    if (args.force) {
-      checkRemovableRunFolder(args.out);
-      rmSync(args.out, { recursive: true, force: true });
-    } else if (args.resume) {
-      const configPath = join(args.out, 'config.json');
-      if (existsSync(configPath)) {
-        const previous = JSON.parse(readFileSync(configPath, 'utf8')) as { preset: string; seed: number };
-        if (previous.preset !== args.preset.name || previous.seed !== args.seed) {
-          throw new Error(`${args.out} contains a run of preset ${previous.preset} with seed ${previous.seed}; resume with the same --preset and --seed, or use --force`);
-        }
+/**
+ * Rejects an existing run folder unless --resume or --force is given, and checks that --force
+ * may delete it. Changes nothing on disk, so it runs before the engine and the data are loaded.
+ */
+function checkRunFolder(args: Args): void {
+  if (existsSync(args.out) && !statSync(args.out).isDirectory()) throw new Error(`--out ${args.out} is a file, not a folder; pass --out with a folder`);
+  if (isUnusedRunFolder(args.out)) return;
+  if (args.force) {
+    checkRemovableRunFolder(args.out);
+  } else if (args.resume) {
+    const configPath = join(args.out, 'config.json');
+    if (existsSync(configPath)) {
+      const previous = JSON.parse(readFileSync(configPath, 'utf8')) as { preset: string; seed: number };
+      if (previous.preset !== args.preset.name || previous.seed !== args.seed) {
+        throw new Error(`${args.out} contains a run of preset ${previous.preset} with seed ${previous.seed}; resume with the same --preset and --seed, or use --force`);
       }
-    } else {
-      throw new Error(`run folder ${args.out} already exists; pass --resume to continue it, --force to start over, or --out for another folder`);
     }
+  } else {
+    throw new Error(`run folder ${args.out} already exists; pass --resume to continue it, --force to start over, or --out for another folder`);
   }
+}
+
+/**
+ * Empties the run folder for --force, creates it and writes config.json. Called only once the
+ * engine and the data are ready, so a command that fails at start-up leaves no run behind.
+ */
+function prepareRunFolder(args: Args): void {
+  if (args.force && !isUnusedRunFolder(args.out)) rmSync(args.out, { recursive: true, force: true });
   mkdirSync(args.out, { recursive: true });
+  const config = { preset: args.preset.name, models: args.models, seed: args.seed, from: args.from, presetConfig: args.preset };
   writeFileAtomic(join(args.out, 'config.json'), JSON.stringify({ ...config, argv: process.argv.slice(2) }, null, 1));
 }
 
@@ -144,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = performance.now();
   const log = (line: string) => console.log(line);
   try {
-    prepareRunFolder(args);
+    checkRunFolder(args);
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return 2;
@@ -166,6 +176,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', interrupted);
   try {
     const data = await loadFashionMnist({ dataDir: args.data, log });
+    prepareRunFolder(args);
     if (args.from) {
       const runs = [...new Set(args.from.map((run) => resolve(run)))];
       const folders = runs.flatMap((run) => MODEL_NAMES.map((m) => readModelFolder(run, m)).filter((f) => f !== null));

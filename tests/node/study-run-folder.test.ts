@@ -1,5 +1,6 @@
-// The run-folder checks of `exp:ensemble`: --force deletes only a folder that the study wrote,
-// never one with other files and never the current directory or a folder above it.
+// The run-folder checks of `exp:ensemble`. --force deletes only a folder that the study wrote,
+// never one with other files and never the current directory or a folder above it. A command
+// that fails at start-up leaves no config.json, so the same command can be run again.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,5 +65,31 @@ describe('study run folder', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`--force: ${other} has no config.json`);
     expect(existsSync(join(other, 'sub', 'thesis.txt'))).toBe(true);
+  });
+
+  it('failed start leaves no run', () => {
+    const badIdx = makeFolder('bad-idx', ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']);
+    const cases: [string, string[], RegExp][] = [
+      ['bogus adapter', ['--adapter', 'bogus'], /bogus/],
+      ['missing data', ['--data', join(folder, 'nonexistent')], /nonexistent.* lacks train-images-idx3-ubyte/],
+      ['bad IDX file', ['--data', badIdx], /bad-idx.*truncated IDX/],
+    ];
+    for (const [what, extra, reason] of cases) {
+      const out = join(folder, `failed-${what.replace(/ /g, '-')}`);
+      for (const attempt of [1, 2]) {
+        const r = cli(['--preset', 'tiny', '--out', out, ...extra]);
+        expect(r.status, `${what}, attempt ${attempt}`).not.toBe(0);
+        expect(r.stderr, `${what}, attempt ${attempt}`).toMatch(reason);
+        expect(r.stderr, `${what}, attempt ${attempt}`).not.toMatch(/already exists/);
+        expect(existsSync(join(out, 'config.json')), `${what}: config.json after attempt ${attempt}`).toBe(false);
+      }
+    }
+  }, 300_000);
+
+  it('config-only folder is reused', () => {
+    const out = makeFolder('left-over', ['config.json']);
+    const r = cli(['--preset', 'tiny', '--out', out, '--adapter', 'bogus']);
+    expect(r.stderr).toMatch(/bogus/);
+    expect(r.stderr).not.toMatch(/already exists/);
   });
 });
