@@ -111,7 +111,9 @@ function decode(path: string): { meta: CheckpointMeta; tensors: Map<string, { sh
   try {
     decoded = decodeSafetensors(bytes, path);
   } catch (error) {
-    throw new CheckpointError(`checkpoint ${path} is corrupt: ${(error as Error).message}. Delete it, or rerun with --force to start over.`);
+    // decodeSafetensors starts its messages with the source name, which is already in this one.
+    const reason = (error as Error).message.replace(`${path}: `, '');
+    throw new CheckpointError(`checkpoint ${path} is corrupt: ${reason}. Delete it, or rerun with --force to start over.`);
   }
   const raw = decoded.metadata?.checkpoint;
   let meta: CheckpointMeta;

@@ -70,9 +70,50 @@ interface Args {
   from: string[] | null;
 }
 
+/**
+ * Checks option names and values before `parseArgs` reads them, so errors use this command's
+ * wording. Joins a string option and a negative number that follows it (`--epochs -1` becomes
+ * `--epochs=-1`), which `parseArgs` would reject as ambiguous, so the value check reports it.
+ */
+function normaliseArguments(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (token.startsWith('--')) {
+      const name = token.slice(2).split('=')[0];
+      const option = (OPTIONS as Record<string, { type: string }>)[name];
+      if (!option) throw new Error(`unknown option --${name}`);
+      if (option.type === 'boolean' && token.includes('=')) throw new Error(`--${name} takes no value`);
+      if (option.type === 'string' && !token.includes('=')) {
+        const value = argv[i + 1];
+        if (value === undefined || (value.startsWith('-') && !/^-\.?\d/.test(value))) throw new Error(`missing value for --${name}`);
+        out.push(`--${name}=${value}`);
+        i++;
+        continue;
+      }
+    } else if (token.startsWith('-') && token !== '-h' && !/^-\.?\d/.test(token)) {
+      throw new Error(`unknown option ${token}`);
+    }
+    out.push(token);
+  }
+  return out;
+}
+
 /** Parses and validates the command line; raises an Error with the reason. */
 export function parseCommandLine(argv: string[]): Args | 'help' {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true });
+  const args = normaliseArguments(argv);
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; strict: true; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: true });
+  } catch (error) {
+    // A fallback: normaliseArguments rejects every known case first. Keep the first sentence only.
+    throw new Error(`invalid command line: ${(error as Error).message.split('. ')[0]}`);
+  }
+  const { values, positionals } = parsed;
   if (values.help) return 'help';
   if (positionals.length > 0) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}; options start with --`);
   const preset = getPreset(values.preset);
@@ -84,10 +125,10 @@ export function parseCommandLine(argv: string[]): Args | 'help' {
   if (models.length === 0) throw new Error('--models is empty; give densenet, vit or both');
 
   const seed = Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`invalid --seed ${values.seed}; expected an integer in [0, 2^32)`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`invalid value for --seed: ${values.seed} (expected an integer from 0 to 2^32 - 1)`);
   if (values.epochs !== undefined) {
     const epochs = Number(values.epochs);
-    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`invalid --epochs ${values.epochs}; expected a positive integer`);
+    if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`invalid value for --epochs: ${values.epochs} (expected a positive integer)`);
     preset.densenet.train.epochs = epochs;
     preset.vit.train.epochs = epochs;
   }

@@ -26,8 +26,28 @@ describe('study cli', () => {
   it('unknown option prints error and help', () => {
     const r = cli(['--no-such-option']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/error: Unknown option '--no-such-option'/);
+    expect(r.stderr).toMatch(/^error: unknown option --no-such-option$/m);
     expect(r.stderr).toMatch(/Usage: npm run exp:ensemble/);
+  });
+
+  it('bad option values are reported', () => {
+    const cases: [string[], string][] = [
+      [['--epochs', '-1'], 'invalid value for --epochs: -1 (expected a positive integer)'],
+      [['--epochs=-1'], 'invalid value for --epochs: -1 (expected a positive integer)'],
+      [['--epochs', '1.5'], 'invalid value for --epochs: 1.5 (expected a positive integer)'],
+      [['--seed', '-3'], 'invalid value for --seed: -3 (expected an integer from 0 to 2^32 - 1)'],
+      [['--epochs'], 'missing value for --epochs'],
+      [['--out', '--force'], 'missing value for --out'],
+      [['--force=yes'], '--force takes no value'],
+      [['-x'], 'unknown option -x'],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli([...args, '--out', join(folder, 'never')]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.split('\n')[0], args.join(' ')).toBe(`error: ${message}`);
+      expect(r.stderr, args.join(' ')).toMatch(/Usage: npm run exp:ensemble/);
+    }
+    expect(existsSync(join(folder, 'never'))).toBe(false);
   });
 
   it('help lists every preset', () => {
@@ -122,6 +142,7 @@ describe.skipIf(!found.dir)('study end to end', () => {
     const r = cli(['--preset', 'tiny', '--out', run, '--models', 'vit', '--resume']);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`checkpoint ${path} is corrupt`);
+    expect(r.stderr.split(path).length - 1, 'path occurrences').toBe(1);
   }, 300_000);
 
   it('ensemble from two run folders', () => {

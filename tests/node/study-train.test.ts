@@ -106,6 +106,13 @@ describe.skipIf(!found.dir)('study training loop', () => {
     expect(() => loadCheckpoint(path, model, optimizer)).toThrow(CheckpointError);
     expect(() => loadCheckpoint(path, model, optimizer)).toThrow(new RegExp(`checkpoint ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt`));
     expect(() => loadCheckpoint(join(folder, 'missing.safetensors'), model, optimizer)).toThrow(/cannot read checkpoint .*missing\.safetensors/);
+    let message = '';
+    try {
+      loadCheckpoint(path, model, optimizer);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split(path).length - 1, `path occurrences in: ${message}`).toBe(1);
     optimizer.dispose();
     model.dispose();
   });
