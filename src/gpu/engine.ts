@@ -11,7 +11,7 @@ import { PipelineCache, type KernelSpec } from './pipelines.ts';
 import { DeviceLimitError, GPUExecutionError } from './errors.ts';
 import { flags } from './flags.ts';
 
-/** Which adapter the engine runs on, as logged by every program. */
+/** The adapter the engine runs on, as every program logs it. */
 export interface AdapterDescription {
   /** Readable name, e.g. `llvmpipe (Mesa 25.0.7)` or `NVIDIA H200`. */
   name: string;
@@ -329,7 +329,7 @@ export function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-/** The limits worth requesting: every numeric limit the adapter reports, at its maximum. */
+/** Returns every numeric limit the adapter reports, at its maximum, for `requestDevice`. */
 export function maximumLimits(adapter: GPUAdapter): Record<string, number> {
   const names = [
     'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
@@ -350,7 +350,7 @@ export function maximumLimits(adapter: GPUAdapter): Record<string, number> {
 
 let current: Engine | null = null;
 
-/** The engine that ops dispatch to; set by `createEngine()` (Node) or `createBrowserEngine()`. */
+/** Returns the engine that ops dispatch to, set by `createEngine()` (Node) or `createBrowserEngine()`. */
 export function getEngine(): Engine {
   if (!current) throw new Error('no WebGPU engine: call createEngine() (Node) or createBrowserEngine() first');
   return current;
