@@ -13,7 +13,7 @@ import * as C from '../src/kernels/conv2d.ts';
 import { batchnormApply, batchnormStatistics } from '../src/kernels/batchnorm.ts';
 import { densenet121 } from '../src/nn/models/densenet.ts';
 import { Adam } from '../src/nn/optim.ts';
-import { timeSteps, timeStepsWithCpu, type BenchContext, type BenchGroup, type BenchRecord, type Timing } from './harness.ts';
+import { fillValues, timeSteps, timeStepsWithCpu, type BenchContext, type BenchGroup, type BenchRecord, type Timing } from './harness.ts';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type TfTensor = import('@tensorflow/tfjs-core').Tensor;
@@ -61,19 +61,10 @@ function convFlop(c: ConvCase): number {
   return 2 * c.batch * c.cout * outSize(c) ** 2 * c.cin * c.kernel * c.kernel;
 }
 
-function fill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 function filled(shape: number[], seed: number): Tensor {
   const t = Tensor.empty(shape, 'f32', 'bench');
-  t.write(fill(t.size, seed));
+  t.write(fillValues(t.size, seed));
   return t;
 }
 
@@ -135,9 +126,9 @@ async function benchConv(ctx: BenchContext, c: ConvCase): Promise<void> {
   if (peer) {
     const { tf } = peer;
     // NHWC input and [KH, KW, C_in, C_out] filters, TensorFlow's layout.
-    const tx = tf.tensor4d(fill(c.batch * c.cin * c.size * c.size, 1), [c.batch, c.size, c.size, c.cin]);
-    const tw = tf.tensor4d(fill(c.cout * c.cin * c.kernel * c.kernel, 2), [c.kernel, c.kernel, c.cin, c.cout]);
-    const tdy = tf.tensor4d(fill(c.batch * c.cout * o * o, 3), [c.batch, o, o, c.cout]);
+    const tx = tf.tensor4d(fillValues(c.batch * c.cin * c.size * c.size, 1), [c.batch, c.size, c.size, c.cin]);
+    const tw = tf.tensor4d(fillValues(c.cout * c.cin * c.kernel * c.kernel, 2), [c.kernel, c.kernel, c.cin, c.cout]);
+    const tdy = tf.tensor4d(fillValues(c.batch * c.cout * o * o, 3), [c.batch, o, o, c.cout]);
     const pad = c.pad === 0 ? 'valid' : ([[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]]);
     const run = (name: string, inputs: Record<string, TfTensor>, attrs: Record<string, unknown>) =>
       tf.engine().runKernel(name, inputs as never, attrs as never) as TfTensor;
@@ -173,9 +164,9 @@ async function benchBatchnorm(ctx: BenchContext, label: string, shape: number[])
   let peerSeconds: number | null = null;
   if (peer) {
     const { tf } = peer;
-    const tx = tf.tensor4d(fill(n * c * h * w, 4), [n, h, w, c]);
-    const gamma = tf.tensor1d(fill(c, 5));
-    const beta = tf.tensor1d(fill(c, 6));
+    const tx = tf.tensor4d(fillValues(n * c * h * w, 4), [n, h, w, c]);
+    const gamma = tf.tensor1d(fillValues(c, 5));
+    const beta = tf.tensor1d(fillValues(c, 6));
     peerSeconds = await timePeer(tf, () => tf.tidy(() => {
       const { mean, variance } = tf.moments(tx, [0, 1, 2]);
       return tf.relu(tf.batchNorm(tx, mean, variance, beta, gamma, 1e-5));
@@ -205,8 +196,8 @@ async function benchConcat(ctx: BenchContext, label: string, shape: number[], gr
   let peerSeconds: number | null = null;
   if (peer) {
     const { tf } = peer;
-    const ta = tf.tensor4d(fill(n * c * h * w, 8), [n, h, w, c]);
-    const tb = tf.tensor4d(fill(n * growth * h * w, 9), [n, h, w, growth]);
+    const ta = tf.tensor4d(fillValues(n * c * h * w, 8), [n, h, w, c]);
+    const tb = tf.tensor4d(fillValues(n * growth * h * w, 9), [n, h, w, growth]);
     peerSeconds = await timePeer(tf, () => tf.concat([ta, tb], 3));
     ta.dispose();
     tb.dispose();
@@ -220,7 +211,7 @@ function tfDensenet121(tf: Tf, numClasses: number) {
   const variables: import('@tensorflow/tfjs-core').Variable[] = [];
   let seed = 1;
   const weight = (shape: number[], fanIn: number) => {
-    const v = tf.variable(tf.mul(tf.tensor(fill(shape.reduce((p, d) => p * d, 1), seed++), shape), Math.sqrt(6 / fanIn)));
+    const v = tf.variable(tf.mul(tf.tensor(fillValues(shape.reduce((p, d) => p * d, 1), seed++), shape), Math.sqrt(6 / fanIn)));
     variables.push(v);
     return v;
   };
@@ -317,7 +308,7 @@ async function benchTrainingStep(ctx: BenchContext, batch: number): Promise<void
     }
     const net = tfDensenet121(tf, 10);
     const optimizerTf = tf.train.adam(1e-3);
-    const tx = tf.tensor4d(fill(batch * 3 * 224 * 224, 10), [batch, 224, 224, 3]);
+    const tx = tf.tensor4d(fillValues(batch * 3 * 224 * 224, 10), [batch, 224, 224, 3]);
     const ty = tf.oneHot(tf.tensor1d(labels, 'int32'), 10);
     try {
       peerSeconds = await timePeer(tf, () => optimizerTf.minimize(() => tf.losses.softmaxCrossEntropy(ty, net.forward(tx)) as import('@tensorflow/tfjs-core').Scalar, true, net.variables)!);

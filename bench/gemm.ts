@@ -9,7 +9,7 @@
  */
 import { gemmInto } from '../src/kernels/gemm.ts';
 import { Tensor, getEngine } from '../src/index.ts';
-import { timeStepsWithCpu, type BenchContext, type BenchGroup } from './harness.ts';
+import { fillValues, timeStepsWithCpu, type BenchContext, type BenchGroup } from './harness.ts';
 
 interface GemmShape {
   label: string;
@@ -57,22 +57,13 @@ function flopOf(s: GemmShape): number {
   return 2 * s.m * s.n * s.k * s.batch;
 }
 
-function fill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 async function runShape(ctx: BenchContext, s: GemmShape): Promise<void> {
   const engine = getEngine();
   const aSize = (s.sharedA ? 1 : s.batch) * s.m * s.k;
   const bSize = s.batch * s.k * s.n;
-  const aValues = fill(aSize, 1);
-  const bValues = fill(bSize, 2);
+  const aValues = fillValues(aSize, 1);
+  const bValues = fillValues(bSize, 2);
   const flop = flopOf(s);
 
   // This engine: C = A B (or A B^T) into a preallocated C.

@@ -103,3 +103,14 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);
   return (used.user + used.system) / 1e6;
 }
+
+/** Returns `n` seeded values in [-0.5, 0.5) from a linear congruential generator (benchmark inputs). */
+export function fillValues(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let state = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    out[i] = state / 2 ** 32 - 0.5;
+  }
+  return out;
+}

@@ -12,7 +12,7 @@
 import { Tensor, getEngine, ops, tensor, tidy } from '../src/index.ts';
 import { vitStudy } from '../src/nn/models/vit.ts';
 import { Adam } from '../src/nn/optim.ts';
-import { timeSteps, timeStepsWithCpu, type BenchContext, type BenchGroup, type Timing } from './harness.ts';
+import { fillValues, timeSteps, timeStepsWithCpu, type BenchContext, type BenchGroup, type Timing } from './harness.ts';
 
 const BATCH = 64;
 const TOKENS = 197;
@@ -24,15 +24,6 @@ const SOFTWARE_STEP_BATCH = 8;
 
 type Pass = 'forward' | 'forward+backward';
 
-function fill(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let state = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    out[i] = state / 2 ** 32 - 0.5;
-  }
-  return out;
-}
 
 /** Attention composed from separate kernels: permute qkv apart, GEMM, softmax, GEMM, permute back. */
 function composedAttention(qkv: Tensor): Tensor {
@@ -123,8 +114,8 @@ async function timePeer(ctx: BenchContext, pass: Pass, qkvValues: Float32Array, 
 }
 
 async function benchAttention(ctx: BenchContext, pass: Pass): Promise<void> {
-  const qkvValues = fill(BATCH * TOKENS * 3 * WIDTH, 1);
-  const doutValues = fill(BATCH * TOKENS * WIDTH, 2);
+  const qkvValues = fillValues(BATCH * TOKENS * 3 * WIDTH, 1);
+  const doutValues = fillValues(BATCH * TOKENS * WIDTH, 2);
   const flop = (pass === 'forward' ? 4 : 14) * BATCH * HEADS * TOKENS * TOKENS * HEAD_DIM;
   const shape = `${pass}: B=${BATCH} T=${TOKENS} width=${WIDTH} heads=${HEADS}`;
 
@@ -159,7 +150,7 @@ async function benchTrainingStep(ctx: BenchContext): Promise<void> {
   const engine = getEngine();
   const model = vitStudy({ seed: 1 });
   const optimizer = new Adam(model.namedParameters(), { lr: 1e-3 });
-  const images = tensor(fill(batch * 3 * 224 * 224, 3), [batch, 3, 224, 224], { name: 'images' });
+  const images = tensor(fillValues(batch * 3 * 224 * 224, 3), [batch, 3, 224, 224], { name: 'images' });
   const labels = Array.from({ length: batch }, (_, i) => i % 10);
   const { seconds, cpuSeconds } = await timeStepsWithCpu(
     () => {
