@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFashionMnistDir } from '../../src/data/node.ts';
+import { checkRemovableRunFolder } from '../../src/experiments/run-folder.ts';
 import { viewReport } from './report-browser.ts';
 
 const found = findFashionMnistDir({});
@@ -85,6 +86,10 @@ describe.skipIf(!found.dir)('study end to end', () => {
     expect(cams.some((f) => f.startsWith('gradcam-correct-'))).toBe(true);
     expect(cams.some((f) => f.startsWith('gradcam-confusion-'))).toBe(true);
     expect(readdirSync(run).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('force accepts the run folder', () => {
+    expect(() => checkRemovableRunFolder(run, root)).not.toThrow();
   });
 
   it('results.json has the documented fields', () => {
