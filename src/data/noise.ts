@@ -2,9 +2,9 @@
  * Gaussian noise as the noise-robustness study applies it: `clamp(x + std * N(0, 1), -1, 1)`
  * on normalised inputs in [-1, 1], seeded, on the GPU.
  *
- * NOTE: this uses its own counter-based generator (shaders/noise.wgsl) because
- * src/kernels/random.ts did not exist when it was written. The noise of a seed therefore
- * differs from what `randomNormal` would draw for the same seed.
+ * NOTE: shaders/noise.wgsl draws, adds and clamps in one kernel with its own counter-based
+ * generator, so the noise of a seed differs from what `randomNormal` (Philox) draws for the
+ * same seed.
  */
 import noiseSource from '../../shaders/noise.wgsl';
 import { getEngine } from '../gpu/engine.ts';
