@@ -1,7 +1,7 @@
 /**
  * The engine: one GPUDevice with its buffer pool, pipeline cache and command batching.
  *
- * Dispatches are recorded into one open command encoder and compute pass; the encoder is
+ * Dispatches are recorded into one open command encoder and compute pass. The encoder is
  * submitted every `ENGINE_FLUSH_EVERY` dispatches and at every readback, which is the only
  * point where the host waits for the GPU. Bindings follow one convention in every kernel:
  * storage buffers at bindings 0..n-1 in the order given, then the uniform block at binding n.
@@ -43,8 +43,8 @@ export interface Dispatch {
 
 const STORAGE_USAGE = GPUBufferUsageFlags().STORAGE | GPUBufferUsageFlags().COPY_SRC | GPUBufferUsageFlags().COPY_DST;
 
-// GPUBufferUsage is a global in browsers and comes from `globals` in Node; read it lazily so
-// that importing this module does not require it to be installed yet.
+// GPUBufferUsage is a global in browsers and comes from `globals` in Node. It is read lazily,
+// so importing this module does not require it to be installed yet.
 function GPUBufferUsageFlags(): typeof GPUBufferUsage {
   return (globalThis as unknown as { GPUBufferUsage: typeof GPUBufferUsage }).GPUBufferUsage ?? {
     MAP_READ: 0x0001, MAP_WRITE: 0x0002, COPY_SRC: 0x0004, COPY_DST: 0x0008, INDEX: 0x0010,

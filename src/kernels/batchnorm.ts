@@ -20,7 +20,7 @@ import { featureView, viewShape, type FeatureView } from './conv2d.ts';
 const WORKGROUP = 256;
 /** Values of one channel that one statistics workgroup reduces, unless that needs too many chunks. */
 const CHUNK = 4096;
-/** Most chunks per channel: the per-channel merge is sequential over them. */
+/** Maximum chunks per channel, because the per-channel merge is sequential over them. */
 const MAX_CHUNKS = 512;
 
 export interface BatchnormParameters {
