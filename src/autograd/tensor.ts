@@ -110,13 +110,13 @@ export class Tensor {
     return this.disposed;
   }
 
-  /** The binding a kernel uses to read or write this tensor. */
+  /** Returns the binding a kernel uses to read or write this tensor. */
   binding(): Binding {
     this.assertAlive();
     return { entry: this.storage.entry, byteSize: this.byteSize, name: `${this.name} ${formatShape(this.shape)}` };
   }
 
-  /** A new tensor sharing this one's storage, with another shape of the same size. */
+  /** Returns a new tensor that shares this one's storage, with another shape of the same size. */
   view(shape: Shape, name = this.name): Tensor {
     this.assertAlive();
     if (sizeOf(shape) !== this.size) {

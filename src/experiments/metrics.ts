@@ -131,7 +131,7 @@ export function softVote(probabilities: ArrayLike<number>[]): Float64Array {
   return out;
 }
 
-/** The index of the largest value in each row of a [rows, classes] table (first on ties). */
+/** Returns the index of the largest value in each row of a [rows, classes] table (first on ties). */
 export function argmaxRows(values: ArrayLike<number>, classes: number): Int32Array {
   const rows = values.length / classes;
   const out = new Int32Array(rows);
@@ -149,7 +149,7 @@ export interface Confusion {
   count: number;
 }
 
-/** The `k` largest off-diagonal cells, largest first (ties by true class, then predicted class). */
+/** Returns the `k` largest off-diagonal cells, largest first (ties by true class, then predicted class). */
 export function topConfusions(cm: Matrix, k: number): Confusion[] {
   const cells: Confusion[] = [];
   cm.forEach((row, t) => row.forEach((count, p) => {

@@ -94,9 +94,8 @@ export const PRESETS: Record<string, Preset> = {
     augment: { padding: 0, flip: false },
     densenet: {
       growthRate: 8, blockConfig: [6, 12, 24, 16], numInitFeatures: 16, bnSize: 4, stem: 'imagenet',
-      // NOTE: sized from training throughput measured on a shared 2-core machine (about 7 images
-      // per CPU-second for DenseNet, 60 for the ViT, on lavapipe); the whole preset was not timed
-      // on an idle machine, so the 20-minute budget is an estimate.
+      // NOTE: this preset misses its aim of 85% ensemble accuracy in 20 minutes. A full run on
+      // lavapipe, with the 2 cores partly shared, gave 80.54% in 1,795 s (docs/study.md).
       train: { epochs: 3, batchSize: 32, optimizer: 'adam', lr: 2e-3, weightDecay: 0, schedule: 'cosine', warmupFraction: 0.05, trainPerClass: 200 },
     },
     vit: {

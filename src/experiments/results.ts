@@ -40,7 +40,7 @@ export interface GradCamFigure {
   index: number;
 }
 
-/** What a model's stage writes to `<run>/<model>/summary.json`. */
+/** The record a model's stage writes to `<run>/<model>/summary.json`. */
 export interface ModelStage {
   model: ModelSummary;
   evaluation: EvaluationResult;

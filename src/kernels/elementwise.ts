@@ -45,7 +45,7 @@ export function unary(op: UnaryOp, x: Tensor, alpha = 0, beta = 0): Tensor {
   return out;
 }
 
-/** The broadcast shape of two shapes, NumPy's rules; names both on mismatch. */
+/** Returns the broadcast shape of two shapes by NumPy's rules, naming both on a mismatch. */
 export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast'): number[] {
   const rank = Math.max(a.length, b.length);
   const out: number[] = [];
@@ -112,7 +112,7 @@ export function accumulateInto(dst: Tensor, src: Tensor, alpha = 1): void {
   });
 }
 
-/** A new tensor filled with `value`. */
+/** Returns a new tensor filled with `value`. */
 export function full(shape: Shape, value: number, name = 'full'): Tensor {
   const out = Tensor.empty(shape, 'f32', name);
   if (out.size === 0) return out;

@@ -8,7 +8,7 @@ export type ReduceOp = 'sum' | 'mean' | 'max';
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
 const MAX_RANK = 8;
 
-/** The workgroup size; a smaller one wastes fewer threads on short reductions. */
+/** Returns the workgroup size, smaller for short reductions so fewer threads idle. */
 function workgroupFor(nReduce: number): number {
   return nReduce >= 256 ? 256 : 64;
 }
