@@ -267,7 +267,8 @@ cases.push({
     const values = await addGaussianNoise(x, 0.5, 7).data();
     let atBound = 0;
     for (const v of values) {
-      assert(v >= -1 && v <= 1, `noisy value ${v} is outside [-1, 1]`);
+      assert(v >= -1, `noisy value ${v} is below -1`);
+      assert(v <= 1, `noisy value ${v} is above 1`);
       if (Math.abs(v) === 1) atBound++;
     }
     assert(atBound > n / 4, `${atBound} of ${n} values reached a bound; expected about ${Math.round(0.46 * n)}`);
@@ -287,7 +288,8 @@ cases.push({
     }
     assertEqual(pairs.length, 5, 'pairs');
     for (let k = 1; k < pairs.length; k++) assert(pairs[k - 1].similarity >= pairs[k].similarity, 'pairs sorted by similarity');
-    assert(pairs[0].a < pairs[0].b && pairs[0].similarity === matrix[pairs[0].a][pairs[0].b], 'pair indices');
+    assert(pairs[0].a < pairs[0].b, 'top pair lists the lower class index first');
+    assert(pairs[0].similarity === matrix[pairs[0].a][pairs[0].b], 'top pair similarity matches the matrix');
   },
 });
 

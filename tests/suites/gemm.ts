@@ -52,7 +52,9 @@ function tolerance(k: number): { atol: number; rtol: number } {
 
 function label(p: Problem): string {
   const trans = `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}`;
-  const shared = p.broadcastA ? ', shared A' : p.broadcastB ? ', shared B' : '';
+  let shared = '';
+  if (p.broadcastA) shared = ', shared A';
+  else if (p.broadcastB) shared = ', shared B';
   return `M=${p.m} N=${p.n} K=${p.k} batch=${p.batch} ${trans}${shared}`;
 }
 
