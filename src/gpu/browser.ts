@@ -1,5 +1,5 @@
 /** Device acquisition in a browser, through `navigator.gpu`. */
-import { Engine, getEngine, hasEngine, maximumLimits, setEngine } from './engine.ts';
+import { Engine, getEngine, hasEngine, maximumLimits, profilingFeatures, setEngine } from './engine.ts';
 import { WebGPUUnavailableError } from './errors.ts';
 import { describeAdapter } from './describe.ts';
 
@@ -17,7 +17,7 @@ export async function createBrowserEngine(options: { powerPreference?: GPUPowerP
   if (!adapter) {
     throw new WebGPUUnavailableError(`WebGPU is present but no adapter was found (blocked GPU or driver). ${ENABLE_WEBGPU_HINT}`);
   }
-  const device = await adapter.requestDevice({ requiredLimits: maximumLimits(adapter) });
+  const device = await adapter.requestDevice({ requiredLimits: maximumLimits(adapter), requiredFeatures: profilingFeatures(adapter) });
   // Disposing an older engine must not unset a newer current one.
   const engine: Engine = new Engine(device, describeAdapter(adapter, 'browser'), () => {
     if (hasEngine() && getEngine() === engine) setEngine(null);

@@ -10,6 +10,7 @@ import { BufferPool, type PooledBuffer, type PoolStats } from './pool.ts';
 import { PipelineCache, type KernelSpec } from './pipelines.ts';
 import { DeviceLimitError, GPUExecutionError } from './errors.ts';
 import { flags } from './flags.ts';
+import { Profiler, type ProfileRow } from './profiler.ts';
 
 /** The adapter the engine runs on, as every program logs it. */
 export interface AdapterDescription {
@@ -68,6 +69,8 @@ export class Engine {
   private disposed = false;
   /** Dispatches recorded since the engine was created. */
   dispatchCount = 0;
+  /** GPU time per kernel, when `ENGINE_PROFILE=1` and the device has `timestamp-query`. */
+  readonly profiler: Profiler | null;
 
   constructor(
     readonly device: GPUDevice,
@@ -77,6 +80,7 @@ export class Engine {
     this.limits = device.limits;
     this.pool = new BufferPool(device, () => this.encoderIndex);
     this.pipelines = new PipelineCache(device);
+    this.profiler = flags.ENGINE_PROFILE && device.features.has('timestamp-query') ? new Profiler(device) : null;
     device.addEventListener('uncapturederror', (event) => {
       const error = (event as GPUUncapturedErrorEvent).error;
       this.errors.push(`${error.constructor.name}: ${error.message}`);
@@ -173,6 +177,12 @@ export class Engine {
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label });
 
     this.openEncoder();
+    if (this.profiler) {
+      // Each dispatch gets its own pass, whose timestamps bracket it alone.
+      if (this.profiler.full) this.flush();
+      this.endPass();
+      this.pass = this.openEncoder().beginComputePass({ timestampWrites: this.profiler.timestampWrites(d.kernel) });
+    }
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -225,7 +235,9 @@ export class Engine {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
+    const startReadback = this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    startReadback?.();
     this.encoder = null;
     this.dispatchesInEncoder = 0;
     this.encoderIndex++;
@@ -288,6 +300,22 @@ export class Engine {
     }
   }
 
+  /**
+   * Returns the GPU time per kernel since the engine started or `profile(true)` last reset it.
+   * Raises an error unless the engine runs with `ENGINE_PROFILE=1` on a device with timestamps.
+   */
+  async profile(reset = false): Promise<ProfileRow[]> {
+    if (!this.profiler) {
+      throw new Error(
+        `no GPU profile on ${this.adapter.name}: set ENGINE_PROFILE=1 before the engine starts, on an adapter with the timestamp-query feature`,
+      );
+    }
+    this.flush();
+    const rows = await this.profiler.report();
+    if (reset) await this.profiler.reset();
+    return rows;
+  }
+
   stats(): PoolStats & { pipelines: number; dispatches: number } {
     return { ...this.pool.stats(), pipelines: this.pipelines.size, dispatches: this.dispatchCount };
   }
@@ -344,6 +372,11 @@ export function maximumLimits(adapter: GPUAdapter): Record<string, number> {
     if (typeof value === 'number') limits[name] = value;
   }
   return limits;
+}
+
+/** Returns the device features the profiler needs, when `ENGINE_PROFILE=1` and the adapter has them. */
+export function profilingFeatures(adapter: GPUAdapter): GPUFeatureName[] {
+  return flags.ENGINE_PROFILE && adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
 }
 
 // ---- the current engine ---------------------------------------------------------------------

@@ -9,12 +9,15 @@
  *   scope, so that the next readback's error names the dispatch that caused it (slow; for
  *   finding the op that failed).
  * - `ENGINE_VERBOSE`: when `1`, log pipeline compilations and buffer pool growth.
+ * - `ENGINE_PROFILE`: when `1`, time every dispatch with timestamp queries (see profiler.ts);
+ *   read when the engine is created.
  */
 export interface Flags {
   ENGINE_PRINT_WGSL: string;
   ENGINE_FLUSH_EVERY: number;
   ENGINE_SYNC_CHECK: boolean;
   ENGINE_VERBOSE: boolean;
+  ENGINE_PROFILE: boolean;
 }
 
 const defaults: Flags = {
@@ -23,6 +26,7 @@ const defaults: Flags = {
   ENGINE_FLUSH_EVERY: 64,
   ENGINE_SYNC_CHECK: false,
   ENGINE_VERBOSE: false,
+  ENGINE_PROFILE: false,
 };
 
 function readSource(name: string): string | undefined {
@@ -46,6 +50,7 @@ function parse(): Flags {
   }
   flags.ENGINE_SYNC_CHECK = readSource('ENGINE_SYNC_CHECK') === '1';
   flags.ENGINE_VERBOSE = readSource('ENGINE_VERBOSE') === '1';
+  flags.ENGINE_PROFILE = readSource('ENGINE_PROFILE') === '1';
   return flags;
 }
 

@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { create, globals } from 'webgpu';
-import { Engine, getEngine, hasEngine, maximumLimits, setEngine, type AdapterDescription } from './engine.ts';
+import { Engine, getEngine, hasEngine, maximumLimits, profilingFeatures, setEngine, type AdapterDescription } from './engine.ts';
 import { describeAdapter } from './describe.ts';
 import { WebGPUUnavailableError } from './errors.ts';
 
@@ -112,7 +112,7 @@ export interface NodeEngineOptions {
 export async function createEngine(options: NodeEngineOptions = {}): Promise<Engine> {
   const choice = options.adapter ?? process.env.ENGINE_ADAPTER ?? 'auto';
   const adapter = await findAdapter(choice);
-  const device = await adapter.requestDevice({ requiredLimits: maximumLimits(adapter) });
+  const device = await adapter.requestDevice({ requiredLimits: maximumLimits(adapter), requiredFeatures: profilingFeatures(adapter) });
   const description = describeAdapter(adapter, 'node');
   if (options.log !== false) {
     console.error(`[engine] adapter: ${description.name} (${description.kind}, ${description.isSoftware ? 'software' : 'hardware'})`);
