@@ -2,7 +2,8 @@
 //   sum g  and  sum g * xhat,   g = dy * (relu ? [x * scale + shift > 0] : 1),
 //   xhat = (x - mean) * invstd,
 // which give the gradients of beta and gamma. The ReLU mask is recomputed from x, so the
-// forward output need not be kept. Chunks as in batchnorm_stats.wgsl.
+// forward output need not be kept. Chunks, and the entry point main_serial with one thread per
+// chunk, as in batchnorm_stats.wgsl.
 // Host defines: WORKGROUP.
 
 struct Params {
@@ -59,4 +60,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     partial[2u * group] = sums[0];
     partial[2u * group + 1u] = dots[0];
   }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let index = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (index >= params.channels * params.chunks) { return; }
+  let c = index / params.chunks;
+  let begin = (index % params.chunks) * params.chunk;
+  let end = min(params.batch * params.plane, begin + params.chunk);
+  let mean = stats[4u * c];
+  let invstd = stats[4u * c + 1u];
+  let scale = stats[4u * c + 2u];
+  let shift = stats[4u * c + 3u];
+
+  var sum = 0.0;
+  var dot = 0.0;
+  // (n, p) walks the chunk's images and pixels, so the loop divides nothing.
+  var n = begin / params.plane;
+  var p = begin % params.plane;
+  for (var j = begin; j < end; j++) {
+    let within = c * params.plane + p;
+    let xv = x[params.x_offset + n * params.x_batch_stride + within];
+    var g = dy[params.dy_offset + n * params.dy_batch_stride + within];
+    if (params.relu != 0u && xv * scale + shift <= 0.0) { g = 0.0; }
+    sum += g;
+    dot += g * (xv - mean) * invstd;
+    p += 1u;
+    if (p == params.plane) {
+      p = 0u;
+      n += 1u;
+    }
+  }
+  partial[2u * index] = sum;
+  partial[2u * index + 1u] = dot;
 }

@@ -6,6 +6,11 @@
 // workgroup merges the threads' triples with Chan's pairwise formula: neither step subtracts
 // two large sums, so the variance stays accurate in f32 whatever the mean. The finalize pass
 // merges the chunks in the same way.
+//
+// The entry point main_serial gives each thread a whole chunk instead (linear thread index
+// channel * chunks + chunk index) and needs no workgroup memory or barriers. Software adapters
+// pay a fixed cost per workgroup and per barrier, which is most of the time of `main` when a
+// channel has a few thousand values or fewer, as in a dense block at low resolution.
 // Host defines: WORKGROUP (threads, a power of two).
 
 struct Params {
@@ -68,4 +73,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     partial[3u * group + 1u] = means[0];
     partial[3u * group + 2u] = m2s[0];
   }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let index = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (index >= params.channels * params.chunks) { return; }
+  let channel = index / params.chunks;
+  let begin = (index % params.chunks) * params.chunk;
+  let end = min(params.batch * params.plane, begin + params.chunk);
+
+  var count = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  // (n, p) walks the chunk's images and pixels, so the loop divides nothing.
+  var n = begin / params.plane;
+  var p = begin % params.plane;
+  for (var j = begin; j < end; j++) {
+    let v = x[params.offset + n * params.batch_stride + channel * params.plane + p];
+    p += 1u;
+    if (p == params.plane) {
+      p = 0u;
+      n += 1u;
+    }
+    count += 1.0;
+    let delta = v - mean;
+    mean += delta / count;
+    m2 += delta * (v - mean);
+  }
+  partial[3u * index] = count;
+  partial[3u * index + 1u] = mean;
+  partial[3u * index + 2u] = m2;
 }

@@ -20,19 +20,42 @@ import { featureView, viewShape, type FeatureView } from './conv2d.ts';
 const WORKGROUP = 256;
 /** Values of one channel that one statistics workgroup reduces, unless that needs too many chunks. */
 const CHUNK = 4096;
+/** Values of one channel that one thread reduces in the serial statistics passes. */
+const SERIAL_CHUNK = 256;
+/** Threads per workgroup of the serial statistics passes. */
+const SERIAL_WORKGROUP = 64;
 /** Maximum chunks per channel, because the per-channel merge is sequential over them. */
 const MAX_CHUNKS = 512;
+
+/**
+ * Variant of the statistics passes: a workgroup per chunk with a tree reduction (`workgroup`,
+ * for GPUs), or a thread per chunk (`serial`, for software adapters, which pay a fixed cost per
+ * workgroup and per barrier). `auto` picks by adapter, and tests force each.
+ */
+export const batchnormConfig: { statistics: 'auto' | 'workgroup' | 'serial' } = { statistics: 'auto' };
+
+interface StatisticsPlan {
+  entry: 'main' | 'main_serial';
+  workgroupSize: number;
+  chunk: number;
+  chunks: number;
+  workgroups: number;
+}
+
+/** Chooses the statistics variant and splits each channel of `total` values into chunks. */
+function statisticsPlan(channels: number, total: number): StatisticsPlan {
+  const serial = batchnormConfig.statistics === 'serial' || (batchnormConfig.statistics === 'auto' && getEngine().adapter.isSoftware);
+  const chunk = Math.max(serial ? SERIAL_CHUNK : CHUNK, Math.ceil(total / MAX_CHUNKS));
+  const chunks = Math.max(1, Math.ceil(total / chunk));
+  if (serial) return { entry: 'main_serial', workgroupSize: SERIAL_WORKGROUP, chunk, chunks, workgroups: Math.ceil((channels * chunks) / SERIAL_WORKGROUP) };
+  return { entry: 'main', workgroupSize: WORKGROUP, chunk, chunks, workgroups: channels * chunks };
+}
 
 export interface BatchnormParameters {
   gamma: Tensor;
   beta: Tensor;
   runningMean: Tensor;
   runningVar: Tensor;
-}
-
-function chunking(total: number): { chunk: number; chunks: number } {
-  const chunk = Math.max(CHUNK, Math.ceil(total / MAX_CHUNKS));
-  return { chunk, chunks: Math.max(1, Math.ceil(total / chunk)) };
 }
 
 function checkParameters(x: FeatureView, p: BatchnormParameters): void {
@@ -65,15 +88,16 @@ export function batchnormStatistics(x: FeatureView, p: BatchnormParameters, opti
   const stats = Tensor.empty([x.channels, 4], 'f32', 'batchnorm.stats');
   if (x.channels === 0) return stats;
 
-  const { chunk, chunks } = chunking(total);
+  const plan = statisticsPlan(x.channels, total);
+  const chunks = plan.chunks;
   let partial: Tensor;
   if (options.training) {
     partial = Tensor.empty([x.channels, chunks, 3], 'f32', 'batchnorm.partial');
     engine.dispatch({
-      kernel: { family: 'batchnorm_stats', source: statsSource, defines: { WORKGROUP } },
+      kernel: { family: 'batchnorm_stats', source: statsSource, entry: plan.entry, defines: { WORKGROUP: plan.workgroupSize } },
       bindings: [x.tensor.binding(), partial.binding()],
-      uniforms: new Uniforms().u32(x.batch, x.channels, x.height * x.width, x.offset, x.batchStride, chunks, chunk, 0).finish(),
-      workgroups: x.channels * chunks,
+      uniforms: new Uniforms().u32(x.batch, x.channels, x.height * x.width, x.offset, x.batchStride, chunks, plan.chunk, 0).finish(),
+      workgroups: plan.workgroups,
     });
   } else {
     // The merge reads no partial results in eval mode, but its binding must still be filled.
@@ -131,14 +155,15 @@ export function batchnormBackward(
   if (x.channels === 0) return { dgamma, dbeta };
   const plane = x.height * x.width;
   const total = x.batch * plane;
-  const { chunk, chunks } = chunking(total);
+  const plan = statisticsPlan(x.channels, total);
+  const chunks = plan.chunks;
 
   const partial = Tensor.empty([x.channels, chunks, 2], 'f32', 'batchnorm.grad partial');
   engine.dispatch({
-    kernel: { family: 'batchnorm_grad_stats', source: gradStatsSource, defines: { WORKGROUP } },
+    kernel: { family: 'batchnorm_grad_stats', source: gradStatsSource, entry: plan.entry, defines: { WORKGROUP: plan.workgroupSize } },
     bindings: [x.tensor.binding(), dy.tensor.binding(), stats.binding(), partial.binding()],
-    uniforms: new Uniforms().u32(x.batch, x.channels, plane, options.relu ? 1 : 0, x.offset, x.batchStride, dy.offset, dy.batchStride, chunks, chunk, 0, 0).finish(),
-    workgroups: x.channels * chunks,
+    uniforms: new Uniforms().u32(x.batch, x.channels, plane, options.relu ? 1 : 0, x.offset, x.batchStride, dy.offset, dy.batchStride, chunks, plan.chunk, 0, 0).finish(),
+    workgroups: plan.workgroups,
   });
   const coeffs = Tensor.empty([x.channels, 3], 'f32', 'batchnorm.grad coefficients');
   engine.dispatch({

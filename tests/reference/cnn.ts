@@ -116,6 +116,51 @@ export function batchnormTrainRef(
   return { y, mean, variance, runningMean, runningVar };
 }
 
+/**
+ * Gradients of training-mode batchnorm (with the ReLU after it when `relu`) for an output
+ * gradient dy: g = dy masked by the ReLU, dbeta = sum g, dgamma = sum g * xhat and
+ * dx = gamma * invstd / N * (N * g - dbeta - xhat * dgamma), per channel over N = n * hw values.
+ */
+export function batchnormTrainGradRef(
+  x: ArrayLike<number>, dy: ArrayLike<number>, n: number, c: number, hw: number,
+  gamma: ArrayLike<number>, beta: ArrayLike<number>, options: { eps?: number; relu?: boolean } = {},
+): { dx: Float64Array; dgamma: Float64Array; dbeta: Float64Array } {
+  const eps = options.eps ?? 1e-5;
+  const count = n * hw;
+  const dx = new Float64Array(n * c * hw);
+  const dgamma = new Float64Array(c);
+  const dbeta = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    const index = (i: number, p: number) => (i * c + ch) * hw + p;
+    let sum = 0;
+    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) sum += x[index(i, p)];
+    const mean = sum / count;
+    let sq = 0;
+    for (let i = 0; i < n; i++) for (let p = 0; p < hw; p++) sq += (x[index(i, p)] - mean) ** 2;
+    const invstd = 1 / Math.sqrt(sq / count + eps);
+
+    const g = new Float64Array(n * hw);
+    const xhat = new Float64Array(n * hw);
+    for (let i = 0; i < n; i++) {
+      for (let p = 0; p < hw; p++) {
+        const k = i * hw + p;
+        xhat[k] = (x[index(i, p)] - mean) * invstd;
+        const out = xhat[k] * gamma[ch] + beta[ch];
+        g[k] = options.relu && out <= 0 ? 0 : dy[index(i, p)];
+        dbeta[ch] += g[k];
+        dgamma[ch] += g[k] * xhat[k];
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      for (let p = 0; p < hw; p++) {
+        const k = i * hw + p;
+        dx[index(i, p)] = ((gamma[ch] * invstd) / count) * (count * g[k] - dbeta[ch] - xhat[k] * dgamma[ch]);
+      }
+    }
+  }
+  return { dx, dgamma, dbeta };
+}
+
 export function batchnormEvalRef(
   x: ArrayLike<number>, n: number, c: number, hw: number,
   gamma: ArrayLike<number>, beta: ArrayLike<number>, runMean: ArrayLike<number>, runVar: ArrayLike<number>,

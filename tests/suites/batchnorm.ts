@@ -1,12 +1,27 @@
 // batchnorm2d: training and eval forward against float64 references (statistics, running
 // updates, fused ReLU), stability on a channel with a large mean, channel views, and backward
-// rules against finite differences.
+// rules against finite differences and a float64 reference. The statistics passes have two
+// variants (a workgroup or a thread per chunk); the cases that use them run with each.
 import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import { FeatureMap } from '../../src/autograd/ops/conv.ts';
 import { assertClose, assertEqual } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
-import { batchnormEvalRef, batchnormTrainRef } from '../reference/cnn.ts';
+import { batchnormConfig } from '../../src/kernels/batchnorm.ts';
+import { batchnormEvalRef, batchnormTrainGradRef, batchnormTrainRef } from '../reference/cnn.ts';
+
+const STATISTICS = ['workgroup', 'serial'] as const;
+
+/** Runs `body` with the statistics passes forced to one variant. */
+async function withStatistics(variant: (typeof STATISTICS)[number], body: () => Promise<void>): Promise<void> {
+  const previous = batchnormConfig.statistics;
+  batchnormConfig.statistics = variant;
+  try {
+    await body();
+  } finally {
+    batchnormConfig.statistics = previous;
+  }
+}
 
 interface Params {
   gamma: Tensor;
@@ -39,13 +54,16 @@ function disposeAll(p: Params, ...more: Tensor[]): void {
   }
 }
 
-// [batch, channels, height, width]: batch 1, channels 1, 3, 5, 33, images 1x1 and 7x7.
+// [batch, channels, height, width]: batch 1, channels 1, 3, 5, 33, images 1x1 and 7x7, and
+// 429 values per channel, which the serial variant splits into two chunks of 256 with the
+// boundary inside an image.
 const SHAPES = [
   [1, 1, 1, 2],
   [2, 5, 7, 7],
   [1, 33, 3, 3],
   [3, 3, 1, 1],
   [4, 1, 7, 7],
+  [3, 2, 11, 13],
 ];
 
 const cases: Case[] = [];
@@ -78,19 +96,38 @@ cases.push({
 for (const shape of SHAPES) {
   const [n, c, h, w] = shape;
   for (const relu of [false, true]) {
-    cases.push({
-      name: `training forward [${shape}]${relu ? ' with ReLU' : ''}`,
-      run: async () => {
-        const x = f32(uniform(n * c * h * w, n + c + h, -2, 3));
-        const p = params(c, 5);
-        const ref = batchnormTrainRef(x, n, c, h * w, p.values.gamma, p.values.beta, p.values.mean, p.values.variance, { relu });
-        const y = tidy(() => ops.batchNorm2d(tensor(x, shape), p.gamma, p.beta, p.mean, p.variance, { training: true, relu }));
-        assertClose(await y.data(), ref.y, 'output', { atol: 1e-5, rtol: 1e-4 });
-        assertClose(await p.mean.data(), ref.runningMean, 'running mean', { atol: 1e-6, rtol: 1e-5 });
-        assertClose(await p.variance.data(), ref.runningVar, 'running variance', { atol: 1e-6, rtol: 1e-5 });
-        disposeAll(p, y);
-      },
-    });
+    for (const variant of STATISTICS) {
+      cases.push({
+        name: `training forward [${shape}]${relu ? ' with ReLU' : ''}, ${variant}`,
+        run: () => withStatistics(variant, async () => {
+          const x = f32(uniform(n * c * h * w, n + c + h, -2, 3));
+          const p = params(c, 5);
+          const ref = batchnormTrainRef(x, n, c, h * w, p.values.gamma, p.values.beta, p.values.mean, p.values.variance, { relu });
+          const y = tidy(() => ops.batchNorm2d(tensor(x, shape), p.gamma, p.beta, p.mean, p.variance, { training: true, relu }));
+          assertClose(await y.data(), ref.y, 'output', { atol: 1e-5, rtol: 1e-4 });
+          assertClose(await p.mean.data(), ref.runningMean, 'running mean', { atol: 1e-6, rtol: 1e-5 });
+          assertClose(await p.variance.data(), ref.runningVar, 'running variance', { atol: 1e-6, rtol: 1e-5 });
+          disposeAll(p, y);
+        }),
+      });
+      cases.push({
+        name: `training backward [${shape}]${relu ? ' with ReLU' : ''}, ${variant}`,
+        run: () => withStatistics(variant, async () => {
+          const xValues = f32(uniform(n * c * h * w, 3 * n + c, -2, 3));
+          const dyValues = f32(uniform(n * c * h * w, 5 * n + h, -1, 1));
+          const p = params(c, 7, true);
+          const ref = batchnormTrainGradRef(xValues, dyValues, n, c, h * w, p.values.gamma, p.values.beta, { relu });
+          const x = tensor(xValues, shape, { requiresGrad: true, name: 'x' });
+          const y = ops.batchNorm2d(x, p.gamma, p.beta, p.mean, p.variance, { training: true, relu });
+          const loss = tidy(() => ops.sum(ops.mul(y, tensor(dyValues, shape))));
+          loss.backward();
+          assertClose(await x.grad!.data(), ref.dx, 'dx', { atol: 1e-4, rtol: 1e-3 });
+          assertClose(await p.gamma.grad!.data(), ref.dgamma, 'dgamma', { atol: 1e-4, rtol: 1e-3 });
+          assertClose(await p.beta.grad!.data(), ref.dbeta, 'dbeta', { atol: 1e-4, rtol: 1e-3 });
+          disposeAll(p, x, y, loss);
+        }),
+      });
+    }
     cases.push({
       name: `eval forward [${shape}]${relu ? ' with ReLU' : ''}`,
       run: async () => {
@@ -106,9 +143,10 @@ for (const shape of SHAPES) {
   }
 }
 
+for (const variant of STATISTICS) {
 cases.push({
-  name: 'statistics of a channel with a large mean',
-  run: async () => {
+  name: `statistics of a channel with a large mean, ${variant}`,
+  run: () => withStatistics(variant, async () => {
     // 2 * 80 * 80 = 12800 values per channel, several chunks; mean 1000 and spread 1: a naive
     // E[x^2] - E[x]^2 in f32 loses every digit of the variance here.
     const shape = [2, 2, 80, 80];
@@ -119,8 +157,9 @@ cases.push({
     assertClose(await p.variance.data(), ref.runningVar, 'running variance', { atol: 0, rtol: 1e-4 });
     assertClose(await y.data(), ref.y, 'output', { atol: 1e-3, rtol: 1e-3 });
     disposeAll(p, y);
-  },
+  }),
 });
+}
 
 cases.push({
   name: 'channel prefix in, slice of a map out',
@@ -148,17 +187,17 @@ cases.push({
   },
 });
 
-for (const [training, relu] of [[true, false], [true, true], [false, true]]) {
+for (const [training, relu, variant] of [[true, false, 'workgroup'], [true, true, 'workgroup'], [true, true, 'serial'], [false, true, 'workgroup']] as const) {
   cases.push({
-    name: `backward finite differences, ${training ? 'training' : 'eval'}${relu ? ' with ReLU' : ''}`,
-    run: async () => {
+    name: `backward finite differences, ${training ? 'training' : 'eval'}${relu ? ' with ReLU' : ''}, ${variant}`,
+    run: () => withStatistics(variant, async () => {
       // A small step crosses the ReLU's kink for few elements, and the tolerance absorbs them.
       // Keeping inputs away from the kink would need the forward output.
       const x = tensor(uniform(3 * 4 * 5, 11, -2, 2), [3, 4, 5, 1], { requiresGrad: true, name: 'x' });
       const p = params(4, 12, true);
       await gradcheck((xi, g, b) => ops.batchNorm2d(xi, g, b, p.mean, p.variance, { training, relu }), [x, p.gamma, p.beta], { eps: 1e-3, atol: 2e-2, rtol: 2e-2, maxElements: 24 });
       disposeAll(p, x);
-    },
+    }),
   });
 }
 
