@@ -25,6 +25,7 @@ const { values } = parseArgs({
     batch: { type: 'string' },
     steps: { type: 'string', default: '3' },
     adapter: { type: 'string' },
+    'wall-only': { type: 'boolean', default: false },
   },
 });
 const modelName = values.model as ModelName;
@@ -34,7 +35,9 @@ const settings = preset[modelName].train;
 const batch = Number(values.batch ?? settings.batchSize);
 const steps = Number(values.steps);
 
-setFlags({ ENGINE_PROFILE: true });
+// Timestamps give each dispatch its own pass, which slows the run: --wall-only times steps alone.
+const profiling = !values['wall-only'];
+setFlags({ ENGINE_PROFILE: profiling });
 const engine = await createEngine({ adapter: values.adapter as never });
 const model = buildModel(modelName, preset, 1);
 const optimizer = makeOptimizer(model, settings);
@@ -56,20 +59,21 @@ async function trainStep(): Promise<void> {
 
 // The first step compiles the pipelines.
 await trainStep();
-await engine.profile(true);
+if (profiling) await engine.profile(true);
 const start = performance.now();
 for (let i = 0; i < steps; i++) await trainStep();
 const seconds = (performance.now() - start) / 1000;
 const dispatches = engine.stats().dispatches;
-console.log(`${modelName} (${values.preset}) training step, batch ${batch}: ${(seconds / steps).toFixed(3)} s wall per step with profiling, ${(batch * steps / seconds).toFixed(1)} images/s`);
-console.log(formatProfile(await engine.profile(true), 30));
+const mode = profiling ? 'with profiling' : 'without profiling';
+console.log(`${modelName} (${values.preset}) training step, batch ${batch}: ${(seconds / steps).toFixed(3)} s wall per step ${mode}, ${((batch * steps) / seconds).toFixed(1)} images/s`);
+if (profiling) console.log(formatProfile(await engine.profile(true), 30));
 
 model.train(false);
 const evalStart = performance.now();
 const logits = noGrad(() => model.forward(x));
 await logits.data();
 logits.dispose();
-console.log(`\nevaluation forward, batch ${batch}: ${((performance.now() - evalStart) / 1000).toFixed(3)} s wall`);
-console.log(formatProfile(await engine.profile(true), 20));
+console.log(`\nevaluation forward, batch ${batch}: ${((performance.now() - evalStart) / 1000).toFixed(3)} s wall ${mode}`);
+if (profiling) console.log(formatProfile(await engine.profile(true), 20));
 console.log(`dispatches in all: ${dispatches}`);
 getEngine().dispose();

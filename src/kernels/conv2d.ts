@@ -17,6 +17,7 @@ import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, type Shape } from '../autograd/tensor.ts';
 import { reduce } from './reduce.ts';
 import { gemmInto } from './gemm.ts';
+import { conv2dBackwardDataIm2col, conv2dBackwardWeightIm2col, conv2dForwardIm2col, im2colImagesPerGroup } from './im2col.ts';
 
 /** Threads per workgroup side; every tile size below is a multiple of it. */
 const WG = 16;
@@ -28,11 +29,15 @@ const WEIGHT_GRAD_TARGET_WORKGROUPS = 512;
 const WEIGHT_GRAD_MIN_CHUNK = 1024;
 
 /**
- * Runtime switches. With `pointwiseAsGemm`, 1x1 convolutions without bias (DenseNet's
- * bottlenecks and transitions) run their forward and input-gradient passes as batched GEMMs
- * (src/kernels/gemm.ts) instead of the implicit-GEMM kernel. Tests turn it off to check both.
+ * Runtime switches, which tests change to check every path.
+ * - `pointwiseAsGemm`: 1x1 convolutions without bias (DenseNet's bottlenecks and transitions)
+ *   run their forward and input-gradient passes as batched GEMMs (src/kernels/gemm.ts) instead
+ *   of the implicit-GEMM kernel.
+ * - `lowering` of the other convolutions without bias: `implicit` (the implicit-GEMM kernels),
+ *   `im2col` (a column buffer and GEMMs, src/kernels/im2col.ts, when the columns of one image
+ *   fit its bound), or `auto`: im2col on software adapters, implicit on GPUs.
  */
-export const conv2dConfig = { pointwiseAsGemm: true };
+export const conv2dConfig: { pointwiseAsGemm: boolean; lowering: 'auto' | 'implicit' | 'im2col' } = { pointwiseAsGemm: true, lowering: 'auto' };
 
 /**
  * A [batch, channels, height, width] window of a tensor's buffer: image `n` starts at element
@@ -148,6 +153,19 @@ function isPointwise(g: ConvGeometry): boolean {
   return g.kernelH === 1 && g.kernelW === 1 && g.stride === 1 && g.padding === 0;
 }
 
+/**
+ * Whether a convolution pass runs through a column buffer and GEMMs (see `conv2dConfig`). The
+ * forward and input-gradient passes of a 1x1 convolution are GEMMs already; its weight
+ * gradient (`weightGradient`) still gains, because the rearranged operands let one GEMM sum
+ * over the whole batch.
+ */
+function usesIm2col(g: ConvGeometry, hasBias: boolean, weightGradient = false): boolean {
+  if (hasBias || (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !weightGradient)) return false;
+  if (conv2dConfig.lowering === 'implicit') return false;
+  if (conv2dConfig.lowering === 'auto' && !getEngine().adapter.isSoftware) return false;
+  return im2colImagesPerGroup(g) > 0;
+}
+
 /** Rows per tile: the smallest of 16, 32 and 64 that covers M, so thin outputs waste no threads. */
 function tileM(m: number): number {
   if (m <= 16) return 16;
@@ -207,6 +225,10 @@ export function conv2dForward(
     });
     return y.tensor;
   }
+  if (usesIm2col(g, bias !== null)) {
+    conv2dForwardIm2col(x, weight, g, y, beta);
+    return y.tensor;
+  }
 
   getEngine().dispatch({
     kernel: {
@@ -252,6 +274,10 @@ export function conv2dBackwardData(
     });
     return target.tensor;
   }
+  if (usesIm2col(g, false)) {
+    conv2dBackwardDataIm2col(dy, weight, g, target, beta);
+    return target.tensor;
+  }
 
   getEngine().dispatch({
     kernel: {
@@ -277,6 +303,7 @@ export function conv2dBackwardWeight(gradOutput: Tensor | FeatureView, input: Te
   const m = g.outChannels;
   const n = g.inChannels * g.kernelH * g.kernelW;
   const k = g.batch * g.outHeight * g.outWidth;
+  if (m * n > 0 && k > 0 && usesIm2col(g, false, true)) return conv2dBackwardWeightIm2col(dy, x, g, weightShape);
   const dw = Tensor.empty(weightShape, 'f32', 'conv2d.dw');
   if (m * n === 0) return dw;
   if (k === 0) {

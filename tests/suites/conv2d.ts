@@ -1,9 +1,11 @@
 // conv2d: forward and both gradients against float64 references on awkward shapes, channel
 // views (reading a prefix, writing a slice, accumulating), and backward rules against finite
-// differences, including a dense block's zero-copy concatenation.
+// differences, including a dense block's zero-copy concatenation. Convolutions have two
+// lowerings (implicit GEMM, and a column buffer with GEMMs); the cases run with each.
 import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import * as K from '../../src/kernels/conv2d.ts';
 import { conv2dConfig } from '../../src/kernels/conv2d.ts';
+import { im2colConfig } from '../../src/kernels/im2col.ts';
 import { FeatureMap } from '../../src/autograd/ops/conv.ts';
 import { assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
@@ -45,12 +47,31 @@ function inputs(s: ConvShape, seed: number) {
 // f32 sums of up to a few hundred products of values in [-1, 1].
 const TOL = { atol: 2e-4, rtol: 1e-4 };
 
+const LOWERINGS = ['implicit', 'im2col'] as const;
+type Lowering = (typeof LOWERINGS)[number];
+
+/**
+ * Runs `body` with every convolution lowered one way; `maxBytes` bounds the column buffer,
+ * so that a small bound makes the im2col lowering split the batch into groups of images.
+ */
+async function withLowering(lowering: Lowering, body: () => Promise<void>, maxBytes?: number): Promise<void> {
+  const previous = { lowering: conv2dConfig.lowering, maxBytes: im2colConfig.maxBytes };
+  conv2dConfig.lowering = lowering;
+  if (maxBytes !== undefined) im2colConfig.maxBytes = maxBytes;
+  try {
+    await body();
+  } finally {
+    conv2dConfig.lowering = previous.lowering;
+    im2colConfig.maxBytes = previous.maxBytes;
+  }
+}
+
 const cases: Case[] = [];
 
-SHAPES.forEach((s, index) => {
+for (const lowering of LOWERINGS) SHAPES.forEach((s, index) => {
   cases.push({
-    name: `forward ${label(s)}`,
-    run: async () => {
+    name: `forward ${label(s)}, ${lowering}`,
+    run: () => withLowering(lowering, async () => {
       const { x, w, b, yShape } = inputs(s, 10 * index);
       for (const withBias of [false, true]) {
         const y = tidy(() =>
@@ -60,11 +81,11 @@ SHAPES.forEach((s, index) => {
         assertClose(await y.data(), conv2dRef(x, w, withBias ? b : null, s), `conv2d ${withBias ? 'with' : 'without'} bias`, TOL);
         y.dispose();
       }
-    },
+    }),
   });
   cases.push({
-    name: `input and weight gradients ${label(s)}`,
-    run: async () => {
+    name: `input and weight gradients ${label(s)}, ${lowering}`,
+    run: () => withLowering(lowering, async () => {
       const { x, w, dy, yShape } = inputs(s, 10 * index + 5);
       const expected = conv2dGradRef(x, w, dy, s);
       const [dx, dw] = tidy(() => {
@@ -80,15 +101,40 @@ SHAPES.forEach((s, index) => {
       assertClose(await dw.data(), expected.dw, 'dw', TOL);
       dx.dispose();
       dw.dispose();
-    },
+    }),
   });
+});
+
+cases.push({
+  name: 'im2col in groups of images',
+  run: () => withLowering('im2col', async () => {
+    // The columns of one image are 3 * 9 * 25 floats (2,700 bytes), so a bound of 6,000 bytes
+    // makes groups of 2, 2 and 1 images, and the weight gradient sums over the three groups.
+    const s: ConvShape = { batch: 5, cin: 3, h: 5, w: 5, cout: 4, k: 3, stride: 1, pad: 1 };
+    const { x, w, dy, yShape } = inputs(s, 55);
+    const expected = conv2dGradRef(x, w, dy, s);
+    const [y, dx, dw] = tidy(() => {
+      const xt = tensor(x, [5, 3, 5, 5]);
+      const wt = tensor(w, [4, 3, 3, 3]);
+      const dyt = tensor(dy, yShape);
+      return [
+        K.conv2dForward(xt, wt, null, { padding: 1 }),
+        K.conv2dBackwardData(dyt, wt, [5, 3, 5, 5], { padding: 1 }),
+        K.conv2dBackwardWeight(dyt, xt, wt.shape, { padding: 1 }),
+      ];
+    });
+    assertClose(await y.data(), conv2dRef(x, w, null, s), 'y', TOL);
+    assertClose(await dx.data(), expected.dx, 'dx', TOL);
+    assertClose(await dw.data(), expected.dw, 'dw', TOL);
+    for (const t of [y, dx, dw]) t.dispose();
+  }, 6000),
 });
 
 // 1x1 convolutions run as GEMMs by default; the implicit-GEMM kernel must agree.
 for (const s of SHAPES.filter((shape) => shape.k === 1)) {
   cases.push({
     name: `implicit GEMM for 1x1 ${label(s)}`,
-    run: async () => {
+    run: () => withLowering('implicit', async () => {
       const { x, w, dy, yShape } = inputs(s, 99);
       conv2dConfig.pointwiseAsGemm = false;
       try {
@@ -106,25 +152,25 @@ for (const s of SHAPES.filter((shape) => shape.k === 1)) {
       } finally {
         conv2dConfig.pointwiseAsGemm = true;
       }
-    },
+    }),
   });
 }
 
 cases.push({
   name: 'weight gradient with a split K',
-  run: async () => {
+  run: () => withLowering('implicit', async () => {
     // 2 * 40 * 40 = 3200 pixels of K: the kernel splits them and sums the partial results.
     const s: ConvShape = { batch: 2, cin: 3, h: 40, w: 40, cout: 4, k: 3, stride: 1, pad: 1 };
     const { x, w, dy, yShape } = inputs(s, 77);
     const dw = tidy(() => K.conv2dBackwardWeight(tensor(dy, yShape), tensor(x, [2, 3, 40, 40]), [4, 3, 3, 3], { padding: 1 }));
     assertClose(await dw.data(), conv2dGradRef(x, w, dy, s).dw, 'dw', { atol: 1e-3, rtol: 1e-4 });
     dw.dispose();
-  },
+  }),
 });
 
-cases.push({
-  name: 'channel views and accumulation',
-  run: async () => {
+for (const lowering of LOWERINGS) cases.push({
+  name: `channel views and accumulation, ${lowering}`,
+  run: () => withLowering(lowering, async () => {
     // Read channels [0, 3) of a [2, 7, 5, 5] map and add the result into channels [4, 6) of a
     // [2, 9, 3, 3] map, whose other channels must stay as they were.
     const big = f32(uniform(2 * 7 * 25, 1, -1, 1));
@@ -144,7 +190,7 @@ cases.push({
     });
     assertClose(await out.data(), expected, 'accumulated slice', TOL);
     out.dispose();
-  },
+  }),
 });
 
 cases.push({
@@ -181,9 +227,9 @@ for (const s of GRAD_SHAPES) {
   });
 }
 
-cases.push({
-  name: 'dense concatenation backward, finite differences',
-  run: async () => {
+for (const lowering of LOWERINGS) cases.push({
+  name: `dense concatenation backward, finite differences, ${lowering}`,
+  run: () => withLowering(lowering, async () => {
     // A two-layer dense block on a [2, 7, 4, 4] map: a stem writes channels [0, 3), layer 1
     // reads them and writes [3, 5), layer 2 reads [0, 5) and writes [5, 7), and the output
     // reads all 7 channels. Every gradient flows through the map's one gradient buffer.
@@ -204,7 +250,7 @@ cases.push({
       t.grad?.dispose();
       t.dispose();
     }
-  },
+  }),
 });
 
 export default suite('conv2d', cases);
