@@ -7,7 +7,8 @@
 //
 // Legend: N rows (every leading dimension flattened), C features per row.
 // Host defines:
-//   WORKGROUP threads per row (a power of two)
+//   WORKGROUP threads per row (a power of two); in main_serial, rows per workgroup, one
+//             thread each (for software adapters, see src/kernels/strategy.ts)
 
 struct Params {
   rows: u32,
@@ -68,4 +69,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     shift[row] = mu;
     rstd[row] = r;
   }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (row >= params.rows) { return; }
+  let c = params.features;
+  let base = row * c;
+  let x0 = x[base];
+
+  var s = 0.0;
+  for (var i = 0u; i < c; i++) { s += x[base + i] - x0; }
+  let mu = s / f32(c);
+
+  var q = 0.0;
+  for (var i = 0u; i < c; i++) {
+    let d = (x[base + i] - x0) - mu;
+    q += d * d;
+  }
+  let r = inverseSqrt(q / f32(c) + params.eps);
+
+  for (var i = 0u; i < c; i++) {
+    y[base + i] = ((x[base + i] - x0) - mu) * r * weight[i] + bias[i];
+  }
+  shift[row] = mu;
+  rstd[row] = r;
 }

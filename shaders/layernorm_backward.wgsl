@@ -7,7 +7,8 @@
 //
 // Legend: N rows, C features per row.
 // Host defines:
-//   WORKGROUP threads per row (a power of two)
+//   WORKGROUP threads per row (a power of two); in main_serial, rows per workgroup, one
+//             thread each (for software adapters, see src/kernels/strategy.ts)
 
 struct Params {
   rows: u32,
@@ -51,6 +52,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let means = partial[0] / f32(c);
 
   for (var i = lid; i < c; i += WORKGROUP) {
+    let g = dy[base + i] * weight[i];
+    let xhat = ((x[base + i] - x0) - mu) * r;
+    dx[base + i] = r * (g - means.x - xhat * means.y);
+  }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (row >= params.rows) { return; }
+  let c = params.features;
+  let base = row * c;
+  let x0 = x[base];
+  let mu = shift[row];
+  let r = rstd[row];
+
+  var s = vec2<f32>(0.0);
+  for (var i = 0u; i < c; i++) {
+    let g = dy[base + i] * weight[i];
+    s += vec2<f32>(g, g * ((x[base + i] - x0) - mu) * r);
+  }
+  let means = s / f32(c);
+
+  for (var i = 0u; i < c; i++) {
     let g = dy[base + i] * weight[i];
     let xhat = ((x[base + i] - x0) - mu) * r;
     dx[base + i] = r * (g - means.x - xhat * means.y);

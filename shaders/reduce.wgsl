@@ -1,9 +1,12 @@
 // Reductions (sum, mean, max) over any set of axes. One workgroup per output element: its
 // threads stride over the reduced elements, then combine in workgroup memory as a tree.
+// main_serial gives each output element one thread instead, which walks the reduced
+// elements in order (for software adapters, see src/kernels/strategy.ts).
 //
 // Host defines:
 //   OP        0 sum, 1 mean, 2 max
-//   WORKGROUP threads per workgroup (a power of two)
+//   WORKGROUP threads per workgroup (a power of two); in main_serial, output elements per
+//             workgroup
 //
 // The input's dimensions are split into kept ones (the output's) and reduced ones; each set
 // comes with its sizes and the input's element strides along them, innermost last.
@@ -80,4 +83,39 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (OP == 1u) { result = result / f32(params.n_reduce); }
     out[o] = result;
   }
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (o >= params.n_out) { return; }
+
+  var offset = 0u;
+  var rest = o;
+  for (var d = i32(params.kept_rank) - 1; d >= 0; d--) {
+    let size = dim(params.kept_shape, u32(d));
+    offset += (rest % size) * dim(params.kept_strides, u32(d));
+    rest = rest / size;
+  }
+
+  // `index` holds the coordinates along the reduced axes, innermost last, and advances like
+  // an odometer, so the loop steps the input offset instead of dividing per element.
+  var index: array<u32, 8>;
+  var acc = identity();
+  for (var r = 0u; r < params.n_reduce; r++) {
+    acc = combine(acc, x[offset]);
+    var d = i32(params.reduce_rank) - 1;
+    loop {
+      if (d < 0) { break; }
+      let axis = u32(d);
+      index[axis] += 1u;
+      offset += dim(params.reduce_strides, axis);
+      if (index[axis] < dim(params.reduce_shape, axis)) { break; }
+      offset -= index[axis] * dim(params.reduce_strides, axis);
+      index[axis] = 0u;
+      d -= 1;
+    }
+  }
+  if (OP == 1u) { acc = acc / f32(params.n_reduce); }
+  out[o] = acc;
 }

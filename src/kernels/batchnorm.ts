@@ -16,6 +16,7 @@ import { getEngine } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape } from '../autograd/tensor.ts';
 import { featureView, viewShape, type FeatureView } from './conv2d.ts';
+import { serialReductions } from './strategy.ts';
 
 const WORKGROUP = 256;
 /** Values of one channel that one statistics workgroup reduces, unless that needs too many chunks. */
@@ -27,12 +28,6 @@ const SERIAL_WORKGROUP = 64;
 /** Maximum chunks per channel, because the per-channel merge is sequential over them. */
 const MAX_CHUNKS = 512;
 
-/**
- * Variant of the statistics passes: a workgroup per chunk with a tree reduction (`workgroup`,
- * for GPUs), or a thread per chunk (`serial`, for software adapters, which pay a fixed cost per
- * workgroup and per barrier). `auto` picks by adapter, and tests force each.
- */
-export const batchnormConfig: { statistics: 'auto' | 'workgroup' | 'serial' } = { statistics: 'auto' };
 
 interface StatisticsPlan {
   entry: 'main' | 'main_serial';
@@ -42,9 +37,12 @@ interface StatisticsPlan {
   workgroups: number;
 }
 
-/** Chooses the statistics variant and splits each channel of `total` values into chunks. */
+/**
+ * Chooses the statistics variant (a workgroup or a thread per chunk, see strategy.ts) and
+ * splits each channel of `total` values into chunks.
+ */
 function statisticsPlan(channels: number, total: number): StatisticsPlan {
-  const serial = batchnormConfig.statistics === 'serial' || (batchnormConfig.statistics === 'auto' && getEngine().adapter.isSoftware);
+  const serial = serialReductions();
   const chunk = Math.max(serial ? SERIAL_CHUNK : CHUNK, Math.ceil(total / MAX_CHUNKS));
   const chunks = Math.max(1, Math.ceil(total / chunk));
   if (serial) return { entry: 'main_serial', workgroupSize: SERIAL_WORKGROUP, chunk, chunks, workgroups: Math.ceil((channels * chunks) / SERIAL_WORKGROUP) };

@@ -13,10 +13,20 @@ import { getEngine } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape } from '../autograd/tensor.ts';
 import { reduce } from './reduce.ts';
+import { serialReductions } from './strategy.ts';
 
 /** Threads per row; rows of C <= 64 (small test models) waste fewer threads with 64. */
 function rowWorkgroup(features: number): number {
   return features > 64 ? 128 : 64;
+}
+
+/** Rows per workgroup of the serial variants, one thread each. */
+const SERIAL_WORKGROUP = 64;
+
+/** Entry point, workgroup size and workgroup count of a pass over `rows` rows. */
+function rowPlan(rows: number, features: number): { entry: string; workgroup: number; workgroups: number } {
+  if (serialReductions()) return { entry: 'main_serial', workgroup: SERIAL_WORKGROUP, workgroups: Math.ceil(rows / SERIAL_WORKGROUP) };
+  return { entry: 'main', workgroup: rowWorkgroup(features), workgroups: rows };
 }
 
 /** Features per workgroup of the parameter-gradient kernel (one feature per thread). */
@@ -58,11 +68,12 @@ export function layerNormForward(x: Tensor, weight: Tensor, bias: Tensor, eps: n
   const rstd = Tensor.empty([rows], 'f32', 'layerNorm.rstd');
   if (x.size === 0) return { y, shift, rstd };
 
+  const plan = rowPlan(rows, features);
   getEngine().dispatch({
-    kernel: { family: 'layernorm', source: forwardSource, defines: { WORKGROUP: rowWorkgroup(features) } },
+    kernel: { family: 'layernorm', source: forwardSource, entry: plan.entry, defines: { WORKGROUP: plan.workgroup } },
     bindings: [x.binding(), weight.binding(), bias.binding(), y.binding(), shift.binding(), rstd.binding()],
     uniforms: new Uniforms().u32(rows, features).f32(eps).u32(0).finish(),
-    workgroups: rows,
+    workgroups: plan.workgroups,
   });
   return { y, shift, rstd };
 }
@@ -73,11 +84,12 @@ export function layerNormBackwardInput(x: Tensor, weight: Tensor, shift: Tensor,
   const rows = x.size / Math.max(1, features);
   const dx = Tensor.empty(x.shape, 'f32', 'layerNorm.dx');
   if (x.size === 0) return dx;
+  const plan = rowPlan(rows, features);
   getEngine().dispatch({
-    kernel: { family: 'layernorm_backward', source: backwardSource, defines: { WORKGROUP: rowWorkgroup(features) } },
+    kernel: { family: 'layernorm_backward', source: backwardSource, entry: plan.entry, defines: { WORKGROUP: plan.workgroup } },
     bindings: [x.binding(), weight.binding(), shift.binding(), rstd.binding(), dy.binding(), dx.binding()],
     uniforms: new Uniforms().u32(rows, features, 0, 0).finish(),
-    workgroups: rows,
+    workgroups: plan.workgroups,
   });
   return dx;
 }

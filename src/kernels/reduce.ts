@@ -3,6 +3,7 @@ import reduceSource from '../../shaders/reduce.wgsl';
 import { getEngine } from '../gpu/engine.ts';
 import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, type Shape } from '../autograd/tensor.ts';
+import { reductionConfig, serialReductions } from './strategy.ts';
 
 export type ReduceOp = 'sum' | 'mean' | 'max';
 const OPS: Record<ReduceOp, number> = { sum: 0, mean: 1, max: 2 };
@@ -11,6 +12,20 @@ const MAX_RANK = 8;
 /** Returns the workgroup size, smaller for short reductions so fewer threads idle. */
 function workgroupFor(nReduce: number): number {
   return nReduce >= 256 ? 256 : 64;
+}
+
+/** Output elements per workgroup of the serial variant, one thread each. */
+const SERIAL_WORKGROUP = 64;
+
+/**
+ * Returns whether a reduction takes the serial variant, unless a test forces one: on software
+ * adapters, when there are enough output elements to fill a workgroup or each reduces only a
+ * few values. A reduction to a few outputs keeps a workgroup per output, whose threads share
+ * the long loop.
+ */
+function usesSerial(nOut: number, nReduce: number): boolean {
+  if (reductionConfig.strategy !== 'auto') return reductionConfig.strategy === 'serial';
+  return serialReductions() && (nOut >= SERIAL_WORKGROUP || nReduce <= SERIAL_WORKGROUP);
 }
 
 /** Normalises axes (negative ones count from the end); rejects duplicates and out-of-range axes. */
@@ -54,16 +69,17 @@ export function reduce(op: ReduceOp, x: Tensor, axes?: number | readonly number[
   const outShape = keepDims ? x.shape.map((d, i) => (reduced.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]);
   const out = Tensor.empty(outShape, 'f32', op);
   if (out.size === 0) return out;
-  const workgroup = workgroupFor(nReduce);
+  const serial = usesSerial(out.size, nReduce);
+  const workgroup = serial ? SERIAL_WORKGROUP : workgroupFor(nReduce);
   getEngine().dispatch({
-    kernel: { family: 'reduce', source: reduceSource, defines: { OP: OPS[op], WORKGROUP: workgroup } },
+    kernel: { family: 'reduce', source: reduceSource, entry: serial ? 'main_serial' : 'main', defines: { OP: OPS[op], WORKGROUP: workgroup } },
     bindings: [x.binding(), out.binding()],
     uniforms: new Uniforms(4 + 4 * MAX_RANK)
       .u32(out.size, nReduce, kept.length, reduced.length)
       .u32(...padded(kept.map((i) => x.shape[i])), ...padded(kept.map((i) => strides[i])))
       .u32(...padded(reduced.map((i) => x.shape[i])), ...padded(reduced.map((i) => strides[i])))
       .finish(),
-    workgroups: out.size,
+    workgroups: serial ? Math.ceil(out.size / SERIAL_WORKGROUP) : out.size,
   });
   return out;
 }

@@ -7,19 +7,19 @@ import { FeatureMap } from '../../src/autograd/ops/conv.ts';
 import { assertClose, assertEqual } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
-import { batchnormConfig } from '../../src/kernels/batchnorm.ts';
+import { reductionConfig } from '../../src/kernels/strategy.ts';
 import { batchnormEvalRef, batchnormTrainGradRef, batchnormTrainRef } from '../reference/cnn.ts';
 
 const STATISTICS = ['workgroup', 'serial'] as const;
 
 /** Runs `body` with the statistics passes forced to one variant. */
 async function withStatistics(variant: (typeof STATISTICS)[number], body: () => Promise<void>): Promise<void> {
-  const previous = batchnormConfig.statistics;
-  batchnormConfig.statistics = variant;
+  const previous = reductionConfig.strategy;
+  reductionConfig.strategy = variant;
   try {
     await body();
   } finally {
-    batchnormConfig.statistics = previous;
+    reductionConfig.strategy = previous;
   }
 }
 

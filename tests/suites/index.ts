@@ -16,5 +16,6 @@ import engine from './engine.ts';
 import conv2d from './conv2d.ts';
 import batchnorm from './batchnorm.ts';
 import pool from './pool.ts';
+import reduce from './reduce.ts';
 
-export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random, engine, conv2d, batchnorm, pool];
+export const suites = [elementwise, gemm, optim, gradcam, layernorm, gelu, attention, vit, dataIdx, dataTransforms, softmax, shape, random, engine, conv2d, batchnorm, pool, reduce];
