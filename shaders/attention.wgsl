@@ -59,12 +59,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   var m = NEG_LARGE;
   var l = 0.0;
-  var s: array<f32, BLOCK_K>;
   for (var k0 = 0u; k0 < tokens; k0 += BLOCK_K) {
     let n = min(BLOCK_K, tokens - k0);
 
-    // Load the tile of keys and values; rows past T and columns past D are zeros.
-    for (var e = lid; e < BLOCK_K * HEAD_DIM_MAX; e += BLOCK_Q) {
+    // Load the tile's n rows of keys and values, with zeros in the columns past D. Rows past
+    // n are never read, so they are not written.
+    for (var e = lid; e < n * HEAD_DIM_MAX; e += BLOCK_Q) {
       let j = e / HEAD_DIM_MAX;
       let d = e % HEAD_DIM_MAX;
       var kv = 0.0;
@@ -79,12 +79,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // Scores of this tile and their maximum.
+    // The maximum score of this tile. The scores are computed again below rather than kept:
+    // a per-thread array indexed by a loop variable lives in memory, not registers, and on
+    // lavapipe reading it back cost more than the second dot product.
     var tile_max = NEG_LARGE;
     for (var j = 0u; j < n; j++) {
       var dot = 0.0;
       for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
-      s[j] = dot;
       tile_max = max(tile_max, dot);
     }
 
@@ -94,7 +95,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     l *= correction;
     for (var d = 0u; d < HEAD_DIM_MAX; d++) { acc[d] *= correction; }
     for (var j = 0u; j < n; j++) {
-      let p = exp(s[j] - m_new);
+      var dot = 0.0;
+      for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
+      let p = exp(dot - m_new);
       l += p;
       for (var d = 0u; d < HEAD_DIM_MAX; d++) { acc[d] += p * v_tile[j * HEAD_DIM_MAX + d]; }
     }

@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let n = min(BLOCK_Q, tokens - q0);
 
     // Load the tile of queries (pre-scaled), output gradients and row statistics.
-    for (var e = lid; e < BLOCK_Q * HEAD_DIM_MAX; e += BLOCK_K) {
+    for (var e = lid; e < n * HEAD_DIM_MAX; e += BLOCK_K) {
       let i = e / HEAD_DIM_MAX;
       let d = e % HEAD_DIM_MAX;
       var qv = 0.0;

@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   for (var k0 = 0u; k0 < tokens; k0 += BLOCK_K) {
     let n = min(BLOCK_K, tokens - k0);
-    for (var e = lid; e < BLOCK_K * HEAD_DIM_MAX; e += BLOCK_Q) {
+    for (var e = lid; e < n * HEAD_DIM_MAX; e += BLOCK_Q) {
       let j = e / HEAD_DIM_MAX;
       let d = e % HEAD_DIM_MAX;
       var kv = 0.0;

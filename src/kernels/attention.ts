@@ -22,8 +22,15 @@ import { Tensor, formatShape } from '../autograd/tensor.ts';
  * `maxComputeWorkgroupStorageSize`, which every adapter supports.
  */
 const TILE_FLOATS = 4096;
-/** Threads per workgroup in every attention kernel; each owns one query or key row. */
-const ROWS_PER_WORKGROUP = 64;
+/**
+ * Threads per workgroup in every attention kernel, each owning one query or key row: 64, or
+ * 16 or 32 for sequences that short, so that a ViT of 17 tokens idles fewer threads.
+ */
+function rowsPerWorkgroup(tokens: number): number {
+  if (tokens <= 16) return 16;
+  if (tokens <= 32) return 32;
+  return 64;
+}
 /** Register row lengths compiled; a head dim uses the smallest one that fits it. */
 export const HEAD_DIM_VARIANTS = [16, 32, 64, 128] as const;
 const DELTA_WORKGROUP = 256;
@@ -56,12 +63,12 @@ export function attentionShape(qkv: Tensor, heads: number): AttentionShape {
   return { batch, tokens, heads, headDim, width };
 }
 
-/** Picks the compiled variant for a head dim: register row length and tile heights. */
-function variant(headDim: number): { HEAD_DIM_MAX: number; BLOCK_Q: number; BLOCK_K: number; BACKWARD_TILE: number } {
+/** Picks the compiled variant for a head dim and sequence length: register row length, threads and tile heights. */
+function variant(headDim: number, tokens: number): { HEAD_DIM_MAX: number; BLOCK_Q: number; BLOCK_K: number; BACKWARD_TILE: number } {
   const dimMax = HEAD_DIM_VARIANTS.find((v) => v >= headDim)!;
   return {
     HEAD_DIM_MAX: dimMax,
-    BLOCK_Q: ROWS_PER_WORKGROUP,
+    BLOCK_Q: rowsPerWorkgroup(tokens),
     // Two tiles (K and V, or Q and dO) share the budget.
     BLOCK_K: TILE_FLOATS / (2 * dimMax),
     // The key-side backward kernel also stores two per-row statistics, so its tiles halve.
@@ -86,7 +93,7 @@ export function attentionForward(qkv: Tensor, heads: number, scale?: number): { 
   const out = Tensor.empty([s.batch, s.tokens, s.width], 'f32', 'attention');
   const lse = Tensor.empty([s.batch, s.heads, s.tokens], 'f32', 'attention.lse');
   if (out.size === 0) return { out, lse };
-  const v = variant(s.headDim);
+  const v = variant(s.headDim, s.tokens);
   getEngine().dispatch({
     kernel: {
       family: 'attention',
@@ -112,7 +119,7 @@ export function attentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dout: T
   const dqkv = Tensor.empty(qkv.shape, 'f32', 'attention.dqkv');
   if (dqkv.size === 0) return dqkv;
   const engine = getEngine();
-  const v = variant(s.headDim);
+  const v = variant(s.headDim, s.tokens);
   const params = uniforms(s, scale ?? 1 / Math.sqrt(s.headDim));
 
   // delta = rowsum(dO * O), per query row.
@@ -141,11 +148,11 @@ export function attentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, dout: T
     kernel: {
       family: 'attention_dkv',
       source: dkvSource,
-      defines: { HEAD_DIM_MAX: v.HEAD_DIM_MAX, BLOCK_K: ROWS_PER_WORKGROUP, BLOCK_Q: v.BACKWARD_TILE },
+      defines: { HEAD_DIM_MAX: v.HEAD_DIM_MAX, BLOCK_K: v.BLOCK_Q, BLOCK_Q: v.BACKWARD_TILE },
     },
     bindings: [qkv.binding(), dout.binding(), lse.binding(), delta.binding(), dqkv.binding()],
     uniforms: params,
-    workgroups: grid(s, ROWS_PER_WORKGROUP),
+    workgroups: grid(s, v.BLOCK_Q),
   });
   delta.dispose();
   return dqkv;

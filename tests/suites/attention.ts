@@ -1,13 +1,14 @@
 // Fused multi-head attention against a float64 reference composed from matrix products and a
 // softmax, forward and backward, at sequence lengths that are not multiples of the tiles
-// (1, 50, 65, 197 = 196 patches + class token), head dims 32 and 64, batch 1 and 3.
+// (1, 17 = 16 patches + class token, 33, 50, 65, 197 = 196 patches + class token; 1, 17 and 33
+// also pick the 16-, 32- and 64-thread workgroups), head dims 32 and 64, batch 1 and 3.
 import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import { assertClose, assertThrows } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
 import * as ref from '../reference/transformer.ts';
 
-const TOKENS = [1, 50, 65, 197];
+const TOKENS = [1, 17, 33, 50, 65, 197];
 const HEAD_DIMS = [32, 64];
 const BATCHES = [1, 3];
 const HEADS = 2;
