@@ -9,8 +9,9 @@
 //                            gradient, where the batch is summed inside the GEMM).
 // x and dx are channel views: image img starts at offset + img * batch_stride (elements).
 //
-// col2im is the adjoint for the image-major layout: every input pixel sums the column entries
-// that read it, one thread per pixel, so no two threads write the same element.
+// col2im is the adjoint, for either layout: every input pixel sums the column entries that
+// read it, one thread per pixel, so no two threads write the same element. With a 1x1 window
+// it turns k-major [C, batch * H * W] values back into a [batch, C, H, W] view.
 //   dx[img, ci, ih, iw] = beta * dx[...] + sum over (kh, kw) with oh * stride = ih + pad - kh
 //                         and ow * stride = iw + pad - kw in range of cols[img, k, (oh, ow)]
 // Host defines: WORKGROUP.
@@ -74,7 +75,13 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   let img = i / (image * params.c_in);
   let plane = params.out_height * params.out_width;
   let taps = params.kernel_h * params.kernel_w;
-  let image_base = img * params.c_in * taps * plane;
+  // Element (img, k, p) of the columns is at k_base + k * k_stride + p.
+  var k_base = img * params.c_in * taps * plane;
+  var k_stride = plane;
+  if (params.k_major != 0u) {
+    k_base = img * plane;
+    k_stride = params.batch * plane;
+  }
 
   var sum = 0.0;
   for (var kh = 0u; kh < params.kernel_h; kh++) {
@@ -89,7 +96,7 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
       let ow = u32(column) / params.stride;
       if (ow >= params.out_width) { continue; }
       let k = (ci * params.kernel_h + kh) * params.kernel_w + kw;
-      sum += source[image_base + k * plane + oh * params.out_width + ow];
+      sum += source[k_base + k * k_stride + oh * params.out_width + ow];
     }
   }
 
@@ -97,4 +104,24 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   // beta = 0 must not read dx: the buffer may hold NaN from an earlier use.
   if (params.beta != 0.0) { sum += params.beta * destination[index]; }
   destination[index] = sum;
+}
+
+// The adjoint of a 1x1 window with stride 1 and no padding on k-major columns: a plain
+// rearrangement of [C, batch * P] into a [batch, C, P] view, one thread per (channel, image)
+// row of P contiguous values.
+@compute @workgroup_size(WORKGROUP)
+fn rearrange(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (row >= params.c_in * params.batch) { return; }
+  let c = row / params.batch;
+  let img = row % params.batch;
+  let plane = params.height * params.width;
+  let first = row * plane;
+  let target_first = params.offset + img * params.batch_stride + c * plane;
+  for (var p = 0u; p < plane; p++) {
+    var value = source[first + p];
+    // beta = 0 must not read the view: the buffer may hold NaN from an earlier use.
+    if (params.beta != 0.0) { value += params.beta * destination[target_first + p]; }
+    destination[target_first + p] = value;
+  }
 }

@@ -17,7 +17,7 @@ import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, type Shape } from '../autograd/tensor.ts';
 import { reduce } from './reduce.ts';
 import { gemmInto } from './gemm.ts';
-import { conv2dBackwardDataIm2col, conv2dBackwardWeightIm2col, conv2dForwardIm2col, im2colImagesPerGroup } from './im2col.ts';
+import { batchWide, conv2dBackwardDataIm2col, conv2dBackwardWeightIm2col, conv2dForwardIm2col, im2colImagesPerGroup } from './im2col.ts';
 
 /** Threads per workgroup side; every tile size below is a multiple of it. */
 const WG = 16;
@@ -155,14 +155,16 @@ function isPointwise(g: ConvGeometry): boolean {
 
 /**
  * Whether a convolution pass runs through a column buffer and GEMMs (see `conv2dConfig`). The
- * forward and input-gradient passes of a 1x1 convolution are GEMMs already; its weight
- * gradient (`weightGradient`) still gains, because the rearranged operands let one GEMM sum
- * over the whole batch.
+ * forward and input-gradient passes of a 1x1 convolution are per-image GEMMs already, so
+ * they take this path only on maps too small for a GEMM tile, where one GEMM over the batch
+ * is faster. Its weight gradient (`weightGradient`) always gains, because the rearranged
+ * operands let one GEMM sum over the whole batch.
  */
 function usesIm2col(g: ConvGeometry, hasBias: boolean, weightGradient = false): boolean {
-  if (hasBias || (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !weightGradient)) return false;
-  if (conv2dConfig.lowering === 'implicit') return false;
+  if (hasBias || conv2dConfig.lowering === 'implicit') return false;
   if (conv2dConfig.lowering === 'auto' && !getEngine().adapter.isSoftware) return false;
+  const perImageGemm = conv2dConfig.pointwiseAsGemm && isPointwise(g) && !weightGradient;
+  if (perImageGemm && !batchWide(g.outHeight * g.outWidth)) return false;
   return im2colImagesPerGroup(g) > 0;
 }
 
@@ -217,16 +219,16 @@ export function conv2dForward(
   const n = g.batch * g.outHeight * g.outWidth;
   if (n === 0 || g.outChannels === 0) return y.tensor;
   const aliased = sharesBuffer(x, y);
+  if (usesIm2col(g, bias !== null)) {
+    conv2dForwardIm2col(x, weight, g, y, beta);
+    return y.tensor;
+  }
   if (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !bias && !aliased) {
     // Per image: y[C_out, HW] = w[C_out, C_in] x[C_in, HW], the weights shared by the batch.
     gemmInto({
       a: weight, b: x.tensor, c: y.tensor, m: g.outChannels, n: g.height * g.width, k: g.inChannels, batch: g.batch,
       aBatchStride: 0, bOffset: x.offset, bBatchStride: x.batchStride, cOffset: y.offset, cBatchStride: y.batchStride, beta,
     });
-    return y.tensor;
-  }
-  if (usesIm2col(g, bias !== null)) {
-    conv2dForwardIm2col(x, weight, g, y, beta);
     return y.tensor;
   }
 
@@ -266,16 +268,16 @@ export function conv2dBackwardData(
   if (n === 0 || channels === 0) return target.tensor;
   if (g.outChannels === 0) throw new Error('conv2d: the input gradient of a convolution with 0 output channels is zero; nothing to compute');
   const aliased = sharesBuffer(dy, target);
+  if (usesIm2col(g, false)) {
+    conv2dBackwardDataIm2col(dy, weight, g, target, beta);
+    return target.tensor;
+  }
   if (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !aliased) {
     // Per image: dx[C_in, HW] = w^T[C_in, C_out] dy[C_out, HW].
     gemmInto({
       a: weight, b: dy.tensor, c: target.tensor, m: channels, n: height * width, k: g.outChannels, batch, transA: true,
       aBatchStride: 0, bOffset: dy.offset, bBatchStride: dy.batchStride, cOffset: target.offset, cBatchStride: target.batchStride, beta,
     });
-    return target.tensor;
-  }
-  if (usesIm2col(g, false)) {
-    conv2dBackwardDataIm2col(dy, weight, g, target, beta);
     return target.tensor;
   }
 

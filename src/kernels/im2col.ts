@@ -4,8 +4,8 @@
  * The implicit-GEMM kernels gather the input inside a workgroup-memory tiled loop. On software
  * adapters that loop is slow for the narrow convolutions of a dense block (8 to 32 output
  * channels). Profiled on lavapipe (Mesa 25.0.7, 2 cores), a 3x3 convolution from 32 to 8
- * channels at 8x8, batch 32, ran at 0.2 GFLOP/s, and its three passes took 4x as long as
- * writing the columns once and multiplying them with the register GEMM. The cost is a
+ * channels at 8x8, batch 32, ran at 0.2 GFLOP/s. Its three passes took 4x as long as writing
+ * the columns once and multiplying them with the register GEMM. The cost is a
  * temporary column buffer. The buffer is bounded by processing the batch in
  * groups of images; a convolution whose columns for one image exceed the bound is not lowered.
  *
@@ -13,7 +13,8 @@
  *   input grad     dcols = w^T dy              [images, K, P]   dx = col2im(dcols)
  *   weight grad    cols = im2col(x), k-major   [K, images * P]  dw = dy_k cols^T    (one GEMM)
  * with K = C_in * KH * KW and P = OH * OW; dy_k is dy rearranged as [C_out, images * P] by the
- * same im2col kernel with a 1x1 window.
+ * same im2col kernel with a 1x1 window. Below 32 output pixels per image, the forward and
+ * input-gradient passes also use k-major columns, so that each is one GEMM over the batch.
  */
 import im2colSource from '../../shaders/im2col.wgsl';
 import { getEngine } from '../gpu/engine.ts';
@@ -25,6 +26,8 @@ import type { ConvGeometry, FeatureView } from './conv2d.ts';
 const WORKGROUP = 256;
 /** Upper bound of one column buffer in bytes; larger convolutions run in groups of images. Tests lower it. */
 export const im2colConfig = { maxBytes: 64 * 2 ** 20 };
+/** Output pixels per image below which the batch shares one GEMM: the register GEMM's tile width. */
+const BATCH_WIDE_BELOW = 32;
 
 /** Images per group whose column buffer fits the bound, or 0 when one image does not fit. */
 export function im2colImagesPerGroup(g: ConvGeometry): number {
@@ -80,14 +83,15 @@ function im2col(source: Tensor, offset: number, batchStride: number, w: Window, 
   return cols;
 }
 
-/** Sums image-major columns back into a view starting at element `offset` (`beta` 1 adds). */
-function col2im(cols: Tensor, target: Tensor, offset: number, batchStride: number, w: Window, beta: number): void {
+/** Sums columns back into a view starting at element `offset` (`beta` 1 adds). */
+function col2im(cols: Tensor, target: Tensor, offset: number, batchStride: number, w: Window, kMajor: boolean, beta: number): void {
   const size = w.batch * w.channels * w.height * w.width;
+  const rearrangement = kMajor && w.kernelH === 1 && w.kernelW === 1 && w.stride === 1 && w.padding === 0;
   getEngine().dispatch({
-    kernel: { family: 'im2col', source: im2colSource, entry: 'col2im', defines: { WORKGROUP } },
+    kernel: { family: 'im2col', source: im2colSource, entry: rearrangement ? 'rearrange' : 'col2im', defines: { WORKGROUP } },
     bindings: [cols.binding(), target.binding()],
-    uniforms: windowUniforms(w, offset, batchStride, false, beta),
-    workgroups: Math.ceil(size / WORKGROUP),
+    uniforms: windowUniforms(w, offset, batchStride, kMajor, beta),
+    workgroups: Math.ceil((rearrangement ? w.batch * w.channels : size) / WORKGROUP),
   });
 }
 
@@ -98,17 +102,37 @@ function imageGroups(batch: number, perGroup: number): { start: number; count: n
   return groups;
 }
 
+/**
+ * Returns whether a convolution with `plane` output pixels per image runs on k-major columns.
+ * A per-image GEMM is only `plane` columns wide, which leaves most of a GEMM tile idle in the
+ * small maps at the end of a dense network (4 or 1 pixels). One GEMM over the batch fills its
+ * tiles, at the cost of rearranging the output (or the output gradient) too.
+ */
+export function batchWide(plane: number): boolean {
+  return plane < BATCH_WIDE_BELOW;
+}
+
 /** Forward without bias: y = conv(x, w), into the view `y` (`beta` 1 adds to it). */
 export function conv2dForwardIm2col(x: FeatureView, weight: Tensor, g: ConvGeometry, y: FeatureView, beta: number): void {
   const rows = g.inChannels * g.kernelH * g.kernelW;
   const plane = g.outHeight * g.outWidth;
+  const wide = batchWide(plane);
   for (const group of imageGroups(g.batch, im2colImagesPerGroup(g))) {
-    const cols = im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), false);
-    // Per image: y[C_out, P] = w[C_out, K] cols[K, P], the weights shared by the group.
-    gemmInto({
-      a: weight, b: cols, c: y.tensor, m: g.outChannels, n: plane, k: rows, batch: group.count,
-      aBatchStride: 0, bBatchStride: rows * plane, cOffset: y.offset + group.start * y.batchStride, cBatchStride: y.batchStride, beta,
-    });
+    const cols = im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), wide);
+    const yOffset = y.offset + group.start * y.batchStride;
+    if (wide) {
+      // y_k[C_out, images * P] = w[C_out, K] cols[K, images * P], then back into the view.
+      const product = Tensor.empty([g.outChannels, group.count * plane], 'f32', 'conv2d.output columns');
+      gemmInto({ a: weight, b: cols, c: product, m: g.outChannels, n: group.count * plane, k: rows });
+      col2im(product, y.tensor, yOffset, y.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, beta);
+      product.dispose();
+    } else {
+      // Per image: y[C_out, P] = w[C_out, K] cols[K, P], the weights shared by the group.
+      gemmInto({
+        a: weight, b: cols, c: y.tensor, m: g.outChannels, n: plane, k: rows, batch: group.count,
+        aBatchStride: 0, bBatchStride: rows * plane, cOffset: yOffset, cBatchStride: y.batchStride, beta,
+      });
+    }
     cols.dispose();
   }
 }
@@ -117,14 +141,25 @@ export function conv2dForwardIm2col(x: FeatureView, weight: Tensor, g: ConvGeome
 export function conv2dBackwardDataIm2col(dy: FeatureView, weight: Tensor, g: ConvGeometry, dx: FeatureView, beta: number): void {
   const rows = g.inChannels * g.kernelH * g.kernelW;
   const plane = g.outHeight * g.outWidth;
+  const wide = batchWide(plane);
   for (const group of imageGroups(g.batch, im2colImagesPerGroup(g))) {
-    const cols = Tensor.empty([group.count, rows, plane], 'f32', 'conv2d.column gradient');
-    // Per image: dcols[K, P] = w^T[K, C_out] dy[C_out, P].
-    gemmInto({
-      a: weight, b: dy.tensor, c: cols, m: rows, n: plane, k: g.outChannels, batch: group.count, transA: true,
-      aBatchStride: 0, bOffset: dy.offset + group.start * dy.batchStride, bBatchStride: dy.batchStride, cBatchStride: rows * plane,
-    });
-    col2im(cols, dx.tensor, dx.offset + group.start * dx.batchStride, dx.batchStride, windowOf(g, group.count), beta);
+    const dyOffset = dy.offset + group.start * dy.batchStride;
+    let cols: Tensor;
+    if (wide) {
+      // dcols[K, images * P] = w^T[K, C_out] dy_k[C_out, images * P].
+      const gradients = im2col(dy.tensor, dyOffset, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true);
+      cols = Tensor.empty([rows, group.count * plane], 'f32', 'conv2d.column gradient');
+      gemmInto({ a: weight, b: gradients, c: cols, m: rows, n: group.count * plane, k: g.outChannels, transA: true });
+      gradients.dispose();
+    } else {
+      // Per image: dcols[K, P] = w^T[K, C_out] dy[C_out, P].
+      cols = Tensor.empty([group.count, rows, plane], 'f32', 'conv2d.column gradient');
+      gemmInto({
+        a: weight, b: dy.tensor, c: cols, m: rows, n: plane, k: g.outChannels, batch: group.count, transA: true,
+        aBatchStride: 0, bOffset: dyOffset, bBatchStride: dy.batchStride, cBatchStride: rows * plane,
+      });
+    }
+    col2im(cols, dx.tensor, dx.offset + group.start * dx.batchStride, dx.batchStride, windowOf(g, group.count), wide, beta);
     cols.dispose();
   }
 }

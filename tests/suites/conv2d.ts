@@ -105,30 +105,35 @@ for (const lowering of LOWERINGS) SHAPES.forEach((s, index) => {
   });
 });
 
-cases.push({
-  name: 'im2col in groups of images',
-  run: () => withLowering('im2col', async () => {
-    // The columns of one image are 3 * 9 * 25 floats (2,700 bytes), so a bound of 6,000 bytes
-    // makes groups of 2, 2 and 1 images, and the weight gradient sums over the three groups.
-    const s: ConvShape = { batch: 5, cin: 3, h: 5, w: 5, cout: 4, k: 3, stride: 1, pad: 1 };
-    const { x, w, dy, yShape } = inputs(s, 55);
-    const expected = conv2dGradRef(x, w, dy, s);
-    const [y, dx, dw] = tidy(() => {
-      const xt = tensor(x, [5, 3, 5, 5]);
-      const wt = tensor(w, [4, 3, 3, 3]);
-      const dyt = tensor(dy, yShape);
-      return [
-        K.conv2dForward(xt, wt, null, { padding: 1 }),
-        K.conv2dBackwardData(dyt, wt, [5, 3, 5, 5], { padding: 1 }),
-        K.conv2dBackwardWeight(dyt, xt, wt.shape, { padding: 1 }),
-      ];
-    });
-    assertClose(await y.data(), conv2dRef(x, w, null, s), 'y', TOL);
-    assertClose(await dx.data(), expected.dx, 'dx', TOL);
-    assertClose(await dw.data(), expected.dw, 'dw', TOL);
-    for (const t of [y, dx, dw]) t.dispose();
-  }, 6000),
-});
+// The columns of one image are 3 * 9 * P floats: 2,700 bytes at 5x5 and 6,912 bytes at 8x8.
+// Bounds of 6,000 and 15,000 bytes make groups of 2, 2 and 1 images, and the weight gradient
+// sums over the three groups. 5x5 maps (25 pixels) run as one GEMM per group over k-major
+// columns, 8x8 maps (64 pixels) as one GEMM per image.
+for (const [side, maxBytes] of [[5, 6000], [8, 15000]]) {
+  cases.push({
+    name: `im2col in groups of images, ${side}x${side}`,
+    run: () => withLowering('im2col', async () => {
+      const s: ConvShape = { batch: 5, cin: 3, h: side, w: side, cout: 4, k: 3, stride: 1, pad: 1 };
+      const { x, w, dy, yShape } = inputs(s, 55);
+      const expected = conv2dGradRef(x, w, dy, s);
+      const xShape = [5, 3, side, side];
+      const [y, dx, dw] = tidy(() => {
+        const xt = tensor(x, xShape);
+        const wt = tensor(w, [4, 3, 3, 3]);
+        const dyt = tensor(dy, yShape);
+        return [
+          K.conv2dForward(xt, wt, null, { padding: 1 }),
+          K.conv2dBackwardData(dyt, wt, xShape, { padding: 1 }),
+          K.conv2dBackwardWeight(dyt, xt, wt.shape, { padding: 1 }),
+        ];
+      });
+      assertClose(await y.data(), conv2dRef(x, w, null, s), 'y', TOL);
+      assertClose(await dx.data(), expected.dx, 'dx', TOL);
+      assertClose(await dw.data(), expected.dw, 'dw', TOL);
+      for (const t of [y, dx, dw]) t.dispose();
+    }, maxBytes),
+  });
+}
 
 // 1x1 convolutions run as GEMMs by default; the implicit-GEMM kernel must agree.
 for (const s of SHAPES.filter((shape) => shape.k === 1)) {
