@@ -7,21 +7,10 @@ import { FeatureMap } from '../../src/autograd/ops/conv.ts';
 import { assertClose, assertEqual } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
-import { reductionConfig } from '../../src/kernels/strategy.ts';
+import { STRATEGIES, withStrategy } from '../harness/variants.ts';
 import { batchnormEvalRef, batchnormTrainGradRef, batchnormTrainRef } from '../reference/cnn.ts';
 
-const STATISTICS = ['workgroup', 'serial'] as const;
 
-/** Runs `body` with the statistics passes forced to one variant. */
-async function withStatistics(variant: (typeof STATISTICS)[number], body: () => Promise<void>): Promise<void> {
-  const previous = reductionConfig.strategy;
-  reductionConfig.strategy = variant;
-  try {
-    await body();
-  } finally {
-    reductionConfig.strategy = previous;
-  }
-}
 
 interface Params {
   gamma: Tensor;
@@ -96,10 +85,10 @@ cases.push({
 for (const shape of SHAPES) {
   const [n, c, h, w] = shape;
   for (const relu of [false, true]) {
-    for (const variant of STATISTICS) {
+    for (const variant of STRATEGIES) {
       cases.push({
         name: `training forward [${shape}]${relu ? ' with ReLU' : ''}, ${variant}`,
-        run: () => withStatistics(variant, async () => {
+        run: () => withStrategy(variant, async () => {
           const x = f32(uniform(n * c * h * w, n + c + h, -2, 3));
           const p = params(c, 5);
           const ref = batchnormTrainRef(x, n, c, h * w, p.values.gamma, p.values.beta, p.values.mean, p.values.variance, { relu });
@@ -112,7 +101,7 @@ for (const shape of SHAPES) {
       });
       cases.push({
         name: `training backward [${shape}]${relu ? ' with ReLU' : ''}, ${variant}`,
-        run: () => withStatistics(variant, async () => {
+        run: () => withStrategy(variant, async () => {
           const xValues = f32(uniform(n * c * h * w, 3 * n + c, -2, 3));
           const dyValues = f32(uniform(n * c * h * w, 5 * n + h, -1, 1));
           const p = params(c, 7, true);
@@ -143,10 +132,10 @@ for (const shape of SHAPES) {
   }
 }
 
-for (const variant of STATISTICS) {
+for (const variant of STRATEGIES) {
 cases.push({
   name: `statistics of a channel with a large mean, ${variant}`,
-  run: () => withStatistics(variant, async () => {
+  run: () => withStrategy(variant, async () => {
     // 2 * 80 * 80 = 12800 values per channel, several chunks; mean 1000 and spread 1: a naive
     // E[x^2] - E[x]^2 in f32 loses every digit of the variance here.
     const shape = [2, 2, 80, 80];
@@ -190,7 +179,7 @@ cases.push({
 for (const [training, relu, variant] of [[true, false, 'workgroup'], [true, true, 'workgroup'], [true, true, 'serial'], [false, true, 'workgroup']] as const) {
   cases.push({
     name: `backward finite differences, ${training ? 'training' : 'eval'}${relu ? ' with ReLU' : ''}, ${variant}`,
-    run: () => withStatistics(variant, async () => {
+    run: () => withStrategy(variant, async () => {
       // A small step crosses the ReLU's kink for few elements, and the tolerance absorbs them.
       // Keeping inputs away from the kink would need the forward output.
       const x = tensor(uniform(3 * 4 * 5, 11, -2, 2), [3, 4, 5, 1], { requiresGrad: true, name: 'x' });

@@ -6,21 +6,7 @@ import { assertClose, assertThrows } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
 import * as ref from '../reference/transformer.ts';
-import { reductionConfig } from '../../src/kernels/strategy.ts';
-
-const STRATEGIES = ['workgroup', 'serial'] as const;
-
-function withStrategy(strategy: (typeof STRATEGIES)[number], body: () => Promise<void>): () => Promise<void> {
-  return async () => {
-    const previous = reductionConfig.strategy;
-    reductionConfig.strategy = strategy;
-    try {
-      await body();
-    } finally {
-      reductionConfig.strategy = previous;
-    }
-  };
-}
+import { STRATEGIES, withStrategy } from '../harness/variants.ts';
 
 // Shapes: one feature, primes, just under and over the 64- and 128-thread rows, ViT rows
 // ([B, 197, 128]), and row counts around the 64-row chunks of the parameter gradient.
@@ -67,10 +53,10 @@ const cases: Case[] = [];
 
 for (const strategy of STRATEGIES) {
   for (const [index, shape] of SHAPES.entries()) {
-    cases.push({ name: `forward and backward, [${shape}], ${strategy}`, run: withStrategy(strategy, () => compareWithReference(shape, 10 + index, 0)) });
+    cases.push({ name: `forward and backward, [${shape}], ${strategy}`, run: () => withStrategy(strategy, () => compareWithReference(shape, 10 + index, 0)) });
   }
-  cases.push({ name: `large mean 1e4, [4, 128], ${strategy}`, run: withStrategy(strategy, () => compareWithReference([4, 128], 40, 1e4)) });
-  cases.push({ name: `large mean -3e3, [3, 65], ${strategy}`, run: withStrategy(strategy, () => compareWithReference([3, 65], 41, -3e3)) });
+  cases.push({ name: `large mean 1e4, [4, 128], ${strategy}`, run: () => withStrategy(strategy, () => compareWithReference([4, 128], 40, 1e4)) });
+  cases.push({ name: `large mean -3e3, [3, 65], ${strategy}`, run: () => withStrategy(strategy, () => compareWithReference([3, 65], 41, -3e3)) });
 }
 
 cases.push({

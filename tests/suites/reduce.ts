@@ -4,23 +4,12 @@
 // and keepDims. The reduce kernel has two variants (a workgroup or a thread per output
 // element), and every case runs with each.
 import { gradcheck, ops, tensor, tidy } from '../../src/index.ts';
-import { reductionConfig } from '../../src/kernels/strategy.ts';
 import { assertClose, assertEqual, assertThrows } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
 import { suite, type Case } from '../harness/suite.ts';
+import { STRATEGIES, withStrategy } from '../harness/variants.ts';
 
 type Op = 'sum' | 'mean' | 'max';
-const STRATEGIES = ['workgroup', 'serial'] as const;
-
-async function withStrategy(strategy: (typeof STRATEGIES)[number], body: () => Promise<void>): Promise<void> {
-  const previous = reductionConfig.strategy;
-  reductionConfig.strategy = strategy;
-  try {
-    await body();
-  } finally {
-    reductionConfig.strategy = previous;
-  }
-}
 
 /** Reduces x of `shape` over `axes` in float64; returns the values and the shape with keepDims. */
 function reduceRef(op: Op, x: ArrayLike<number>, shape: number[], axes: number[]): { values: Float64Array; kept: number[] } {
