@@ -5,8 +5,10 @@
 //   cols[img, k, p] = x[img, ci, oh * stride - pad + kh, ow * stride - pad + kw]  (0 outside)
 // Two layouts, in both of which a row (img, k) is OH * OW contiguous values:
 //   image-major (k_major 0): [batch, K, OH * OW], one GEMM operand per image (forward);
-//   k-major (k_major 1):     [K, batch * OH * OW], one operand for the whole batch (weight
-//                            gradient, where the batch is summed inside the GEMM).
+//   k-major (k_major 1):     [K, batch * OH * OW] with rows `row_stride` apart (at least
+//                            batch * OH * OW, rounded up to a multiple of 4 so that the GEMM
+//                            reads aligned vec4 runs whatever the batch): one operand for the
+//                            whole batch.
 // x and dx are channel views: image img starts at offset + img * batch_stride (elements).
 //
 // col2im is the adjoint, for either layout: every input pixel sums the column entries that
@@ -20,7 +22,7 @@ struct Params {
   batch: u32, c_in: u32, height: u32, width: u32,
   out_height: u32, out_width: u32, kernel_h: u32, kernel_w: u32,
   stride: u32, pad: u32, offset: u32, batch_stride: u32,
-  k_major: u32, beta: f32, _pad0: u32, _pad1: u32,
+  k_major: u32, beta: f32, row_stride: u32, _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> source: array<f32>;       // im2col: x view; col2im: cols
@@ -40,7 +42,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let k = row % rows;
   let plane = params.out_height * params.out_width;
   var out = (img * rows + k) * plane;
-  if (params.k_major != 0u) { out = (k * params.batch + img) * plane; }
+  if (params.k_major != 0u) { out = k * params.row_stride + img * plane; }
   let ci = k / taps;
   let kh = (k % taps) / params.kernel_w;
   let kw = k % params.kernel_w;
@@ -80,7 +82,7 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
   var k_stride = plane;
   if (params.k_major != 0u) {
     k_base = img * plane;
-    k_stride = params.batch * plane;
+    k_stride = params.row_stride;
   }
 
   var sum = 0.0;
@@ -107,8 +109,8 @@ fn col2im(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
 }
 
 // The adjoint of a 1x1 window with stride 1 and no padding on k-major columns: a plain
-// rearrangement of [C, batch * P] into a [batch, C, P] view, one thread per (channel, image)
-// row of P contiguous values.
+// rearrangement of [C, batch * P] (rows `row_stride` apart) into a [batch, C, P] view, one
+// thread per (channel, image) row of P contiguous values.
 @compute @workgroup_size(WORKGROUP)
 fn rearrange(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = linear_workgroup(wid, nwg) * WORKGROUP + lid;
@@ -116,7 +118,7 @@ fn rearrange(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
   let c = row / params.batch;
   let img = row % params.batch;
   let plane = params.height * params.width;
-  let first = row * plane;
+  let first = c * params.row_stride + img * plane;
   let target_first = params.offset + img * params.batch_stride + c * plane;
   for (var p = 0u; p < plane; p++) {
     var value = source[first + p];

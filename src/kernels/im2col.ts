@@ -31,9 +31,11 @@ const BATCH_WIDE_BELOW = 32;
 
 /** Images per group whose column buffer fits the bound, or 0 when one image does not fit. */
 export function im2colImagesPerGroup(g: ConvGeometry): number {
-  const perImage = g.inChannels * g.kernelH * g.kernelW * g.outHeight * g.outWidth * 4;
-  const bound = Math.min(im2colConfig.maxBytes, getEngine().limits.maxStorageBufferBindingSize);
-  return Math.min(g.batch, Math.floor(bound / Math.max(4, perImage)));
+  const rows = g.inChannels * g.kernelH * g.kernelW;
+  const perImage = rows * g.outHeight * g.outWidth * 4;
+  // k-major rows are padded by up to 3 columns (see rowStrideOf).
+  const bound = Math.min(im2colConfig.maxBytes, getEngine().limits.maxStorageBufferBindingSize) - rows * 3 * 4;
+  return Math.max(0, Math.min(g.batch, Math.floor(bound / Math.max(4, perImage))));
 }
 
 /** The window of a convolution that im2col and col2im walk. */
@@ -62,25 +64,42 @@ function pointwiseWindow(batch: number, channels: number, height: number, width:
   return { batch, channels, height, width, outHeight: height, outWidth: width, kernelH: 1, kernelW: 1, stride: 1, padding: 0 };
 }
 
+/**
+ * Row stride of k-major columns for `images` images of `plane` pixels: rounded up to a
+ * multiple of 4, so that the GEMM reads aligned vec4 runs (and compiles the same pipeline)
+ * whatever the batch size. The padding columns are never written and never stored from.
+ */
+function rowStrideOf(images: number, plane: number): number {
+  return Math.ceil((images * plane) / 4) * 4;
+}
+
 function windowUniforms(w: Window, offset: number, batchStride: number, kMajor: boolean, beta: number): ArrayBuffer {
   return new Uniforms(16)
     .u32(w.batch, w.channels, w.height, w.width, w.outHeight, w.outWidth, w.kernelH, w.kernelW, w.stride, w.padding, offset, batchStride, kMajor ? 1 : 0)
     .f32(beta)
-    .u32(0, 0)
+    .u32(rowStrideOf(w.batch, w.outHeight * w.outWidth), 0)
     .finish();
 }
 
-/** Writes the column matrix of `w.batch` images of a view starting at element `offset`. */
-function im2col(source: Tensor, offset: number, batchStride: number, w: Window, kMajor: boolean): Tensor {
+/** Writes the column matrix of `w.batch` images of a view starting at element `offset` into `cols`. */
+function im2col(source: Tensor, offset: number, batchStride: number, w: Window, kMajor: boolean, cols: Tensor): void {
   const rows = w.channels * w.kernelH * w.kernelW;
-  const cols = Tensor.empty(kMajor ? [rows, w.batch * w.outHeight * w.outWidth] : [w.batch, rows, w.outHeight * w.outWidth], 'f32', 'conv2d.columns');
   getEngine().dispatch({
     kernel: { family: 'im2col', source: im2colSource, defines: { WORKGROUP } },
     bindings: [source.binding(), cols.binding()],
     uniforms: windowUniforms(w, offset, batchStride, kMajor, 0),
     workgroups: Math.ceil((w.batch * rows) / WORKGROUP),
   });
-  return cols;
+}
+
+/**
+ * Returns a temporary for the columns of `rows` rows of the largest group of `images` images
+ * of `plane` pixels, in either layout. Every group reuses it: dispatches run in order, and the
+ * pool would not hand a freed buffer out again before the next submit, so a buffer per group
+ * would multiply the memory the bound allows.
+ */
+function scratch(rows: number, images: number, plane: number, kMajor: boolean, name: string): Tensor {
+  return Tensor.empty([rows, kMajor ? rowStrideOf(images, plane) : images * plane], 'f32', name);
 }
 
 /** Sums columns back into a view starting at element `offset` (`beta` 1 adds). */
@@ -117,15 +136,17 @@ export function conv2dForwardIm2col(x: FeatureView, weight: Tensor, g: ConvGeome
   const rows = g.inChannels * g.kernelH * g.kernelW;
   const plane = g.outHeight * g.outWidth;
   const wide = batchWide(plane);
-  for (const group of imageGroups(g.batch, im2colImagesPerGroup(g))) {
-    const cols = im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), wide);
+  const perGroup = im2colImagesPerGroup(g);
+  const cols = scratch(rows, perGroup, plane, wide, 'conv2d.columns');
+  const product = wide ? scratch(g.outChannels, perGroup, plane, true, 'conv2d.output columns') : null;
+  for (const group of imageGroups(g.batch, perGroup)) {
+    im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), wide, cols);
     const yOffset = y.offset + group.start * y.batchStride;
-    if (wide) {
+    if (product) {
       // y_k[C_out, images * P] = w[C_out, K] cols[K, images * P], then back into the view.
-      const product = Tensor.empty([g.outChannels, group.count * plane], 'f32', 'conv2d.output columns');
-      gemmInto({ a: weight, b: cols, c: product, m: g.outChannels, n: group.count * plane, k: rows });
+      const ld = rowStrideOf(group.count, plane);
+      gemmInto({ a: weight, b: cols, c: product, m: g.outChannels, n: group.count * plane, k: rows, ldb: ld, ldc: ld });
       col2im(product, y.tensor, yOffset, y.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, beta);
-      product.dispose();
     } else {
       // Per image: y[C_out, P] = w[C_out, K] cols[K, P], the weights shared by the group.
       gemmInto({
@@ -133,8 +154,9 @@ export function conv2dForwardIm2col(x: FeatureView, weight: Tensor, g: ConvGeome
         aBatchStride: 0, bBatchStride: rows * plane, cOffset: yOffset, cBatchStride: y.batchStride, beta,
       });
     }
-    cols.dispose();
   }
+  cols.dispose();
+  product?.dispose();
 }
 
 /** Input gradient: dx = col2im(w^T dy), into the view `dx` (`beta` 1 adds to it). */
@@ -142,26 +164,27 @@ export function conv2dBackwardDataIm2col(dy: FeatureView, weight: Tensor, g: Con
   const rows = g.inChannels * g.kernelH * g.kernelW;
   const plane = g.outHeight * g.outWidth;
   const wide = batchWide(plane);
-  for (const group of imageGroups(g.batch, im2colImagesPerGroup(g))) {
+  const perGroup = im2colImagesPerGroup(g);
+  const cols = scratch(rows, perGroup, plane, wide, 'conv2d.column gradient');
+  const gradients = wide ? scratch(g.outChannels, perGroup, plane, true, 'conv2d.output gradient columns') : null;
+  for (const group of imageGroups(g.batch, perGroup)) {
     const dyOffset = dy.offset + group.start * dy.batchStride;
-    let cols: Tensor;
-    if (wide) {
+    if (gradients) {
       // dcols[K, images * P] = w^T[K, C_out] dy_k[C_out, images * P].
-      const gradients = im2col(dy.tensor, dyOffset, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true);
-      cols = Tensor.empty([rows, group.count * plane], 'f32', 'conv2d.column gradient');
-      gemmInto({ a: weight, b: gradients, c: cols, m: rows, n: group.count * plane, k: g.outChannels, transA: true });
-      gradients.dispose();
+      const ld = rowStrideOf(group.count, plane);
+      im2col(dy.tensor, dyOffset, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, gradients);
+      gemmInto({ a: weight, b: gradients, c: cols, m: rows, n: group.count * plane, k: g.outChannels, transA: true, ldb: ld, ldc: ld });
     } else {
       // Per image: dcols[K, P] = w^T[K, C_out] dy[C_out, P].
-      cols = Tensor.empty([group.count, rows, plane], 'f32', 'conv2d.column gradient');
       gemmInto({
         a: weight, b: dy.tensor, c: cols, m: rows, n: plane, k: g.outChannels, batch: group.count, transA: true,
         aBatchStride: 0, bOffset: dyOffset, bBatchStride: dy.batchStride, cBatchStride: rows * plane,
       });
     }
     col2im(cols, dx.tensor, dx.offset + group.start * dx.batchStride, dx.batchStride, windowOf(g, group.count), wide, beta);
-    cols.dispose();
   }
+  cols.dispose();
+  gradients?.dispose();
 }
 
 /** Weight gradient: a new [C_out, C_in, KH, KW] tensor, dw = sum over images of dy cols^T. */
@@ -169,13 +192,19 @@ export function conv2dBackwardWeightIm2col(dy: FeatureView, x: FeatureView, g: C
   const rows = g.inChannels * g.kernelH * g.kernelW;
   const plane = g.outHeight * g.outWidth;
   const dw = Tensor.empty([...weightShape], 'f32', 'conv2d.dw');
-  imageGroups(g.batch, im2colImagesPerGroup(g)).forEach((group, index) => {
-    const cols = im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), true);
-    const gradients = im2col(dy.tensor, dy.offset + group.start * dy.batchStride, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true);
+  const perGroup = im2colImagesPerGroup(g);
+  const cols = scratch(rows, perGroup, plane, true, 'conv2d.columns');
+  const gradients = scratch(g.outChannels, perGroup, plane, true, 'conv2d.output gradient columns');
+  imageGroups(g.batch, perGroup).forEach((group, index) => {
+    const ld = rowStrideOf(group.count, plane);
+    im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), true, cols);
+    im2col(dy.tensor, dy.offset + group.start * dy.batchStride, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, gradients);
     // dw[C_out, K] (+)= dy_k[C_out, images * P] cols[K, images * P]^T; later groups add.
-    gemmInto({ a: gradients, b: cols, c: dw, m: g.outChannels, n: rows, k: group.count * plane, transB: true, beta: index === 0 ? 0 : 1 });
-    cols.dispose();
-    gradients.dispose();
+    gemmInto({
+      a: gradients, b: cols, c: dw, m: g.outChannels, n: rows, k: group.count * plane, transB: true, lda: ld, ldb: ld, beta: index === 0 ? 0 : 1,
+    });
   });
+  cols.dispose();
+  gradients.dispose();
   return dw;
 }

@@ -2,7 +2,7 @@
 // views (reading a prefix, writing a slice, accumulating), and backward rules against finite
 // differences, including a dense block's zero-copy concatenation. Convolutions have two
 // lowerings (implicit GEMM, and a column buffer with GEMMs); the cases run with each.
-import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
+import { getEngine, gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import * as K from '../../src/kernels/conv2d.ts';
 import { conv2dConfig } from '../../src/kernels/conv2d.ts';
 import { im2colConfig } from '../../src/kernels/im2col.ts';
@@ -173,30 +173,51 @@ cases.push({
   }),
 });
 
-for (const lowering of LOWERINGS) cases.push({
-  name: `channel views and accumulation, ${lowering}`,
-  run: () => withLowering(lowering, async () => {
-    // Read channels [0, 3) of a [2, 7, 5, 5] map and add the result into channels [4, 6) of a
-    // [2, 9, 3, 3] map, whose other channels must stay as they were.
-    const big = f32(uniform(2 * 7 * 25, 1, -1, 1));
-    const w = f32(uniform(2 * 3 * 9, 2, -1, 1));
-    const target = f32(uniform(2 * 9 * 9, 3, -1, 1));
-    const s: ConvShape = { batch: 2, cin: 3, h: 5, w: 5, cout: 2, k: 3, stride: 2, pad: 1 };
-    const x = new Float64Array(2 * 3 * 25);
-    for (let n = 0; n < 2; n++) x.set(big.subarray(n * 175, n * 175 + 75), n * 75);
-    const conv = conv2dRef(x, w, null, s);
-    const expected = Float64Array.from(target);
-    for (let n = 0; n < 2; n++) for (let i = 0; i < 18; i++) expected[n * 81 + 36 + i] += conv[n * 18 + i];
+// Read channels [0, 3) of a [2, 7, S, S] map and add the result into channels [4, 6) of a
+// [2, 9, O, O] map, whose other channels must stay as they were. Stride 2 on 5x5 gives 9 output
+// pixels (k-major columns in the im2col lowering), stride 1 on 6x6 gives 36 (image-major), and
+// the same two with input and output in one buffer, as in a dense block.
+for (const lowering of LOWERINGS) {
+  for (const [side, stride, shared] of [[5, 2, false], [6, 1, false], [6, 1, true]] as const) {
+    {
+      cases.push({
+        name: `channel views and accumulation, ${side}x${side} stride ${stride}${shared ? ', one buffer' : ''}, ${lowering}`,
+        run: () => withLowering(lowering, async () => {
+          const out = outSize(side, 3, stride, 1);
+          const inPlane = side * side;
+          const outPlane = out * out;
+          const s: ConvShape = { batch: 2, cin: 3, h: side, w: side, cout: 2, k: 3, stride, pad: 1 };
+          const big = f32(uniform(2 * 7 * inPlane, 1, -1, 1));
+          const w = f32(uniform(2 * 3 * 9, 2, -1, 1));
+          const target = f32(uniform(2 * 9 * outPlane, 3, -1, 1));
+          const x = new Float64Array(2 * 3 * inPlane);
+          for (let n = 0; n < 2; n++) x.set(big.subarray(n * 7 * inPlane, n * 7 * inPlane + 3 * inPlane), n * 3 * inPlane);
+          const conv = conv2dRef(x, w, null, s);
 
-    const out = tensor(target, [2, 9, 3, 3]);
-    tidy(() => {
-      const src = tensor(big, [2, 7, 5, 5]);
-      K.conv2dForward(K.channelSlice(src, 0, 3), tensor(w, [2, 3, 3, 3]), null, { stride: 2, padding: 1 }, K.channelSlice(out, 4, 2), 1);
-    });
-    assertClose(await out.data(), expected, 'accumulated slice', TOL);
-    out.dispose();
-  }),
-});
+          if (shared) {
+            // One [2, 7, 6, 6] map: read channels [0, 3), add into channels [4, 6).
+            const expected = Float64Array.from(big);
+            for (let n = 0; n < 2; n++) for (let i = 0; i < 2 * outPlane; i++) expected[n * 7 * inPlane + 4 * inPlane + i] += conv[n * 2 * outPlane + i];
+            const map = tensor(big, [2, 7, side, side]);
+            tidy(() => K.conv2dForward(K.channelSlice(map, 0, 3), tensor(w, [2, 3, 3, 3]), null, { stride, padding: 1 }, K.channelSlice(map, 4, 2), 1));
+            assertClose(await map.data(), expected, 'accumulated slice of the same map', TOL);
+            map.dispose();
+            return;
+          }
+          const expected = Float64Array.from(target);
+          for (let n = 0; n < 2; n++) for (let i = 0; i < 2 * outPlane; i++) expected[n * 9 * outPlane + 4 * outPlane + i] += conv[n * 2 * outPlane + i];
+          const outMap = tensor(target, [2, 9, out, out]);
+          tidy(() => {
+            const src = tensor(big, [2, 7, side, side]);
+            K.conv2dForward(K.channelSlice(src, 0, 3), tensor(w, [2, 3, 3, 3]), null, { stride, padding: 1 }, K.channelSlice(outMap, 4, 2), 1);
+          });
+          assertClose(await outMap.data(), expected, 'accumulated slice', TOL);
+          outMap.dispose();
+        }),
+      });
+    }
+  }
+}
 
 cases.push({
   name: 'shape errors name both shapes',
@@ -232,19 +253,21 @@ for (const s of GRAD_SHAPES) {
   });
 }
 
-for (const lowering of LOWERINGS) cases.push({
-  name: `dense concatenation backward, finite differences, ${lowering}`,
+// 4x4 maps take k-major columns in the im2col lowering (16 pixels per image), 6x6 maps
+// image-major ones (36 pixels).
+for (const lowering of LOWERINGS) for (const side of [4, 6]) cases.push({
+  name: `dense concatenation backward, finite differences, ${side}x${side}, ${lowering}`,
   run: () => withLowering(lowering, async () => {
-    // A two-layer dense block on a [2, 7, 4, 4] map: a stem writes channels [0, 3), layer 1
-    // reads them and writes [3, 5), layer 2 reads [0, 5) and writes [5, 7), and the output
+    // A two-layer dense block on a [2, 7, side, side] map: a stem writes channels [0, 3), layer
+    // 1 reads them and writes [3, 5), layer 2 reads [0, 5) and writes [5, 7), and the output
     // reads all 7 channels. Every gradient flows through the map's one gradient buffer.
-    const x = tensor(uniform(2 * 2 * 16, 4, -1, 1), [2, 2, 4, 4], { requiresGrad: true, name: 'x' });
+    const x = tensor(uniform(2 * 2 * side * side, 4, -1, 1), [2, 2, side, side], { requiresGrad: true, name: 'x' });
     const w0 = tensor(uniform(3 * 2, 5, -1, 1), [3, 2, 1, 1], { requiresGrad: true, name: 'w0' });
     const w1 = tensor(uniform(2 * 3 * 9, 6, -0.5, 0.5), [2, 3, 3, 3], { requiresGrad: true, name: 'w1' });
     const w2 = tensor(uniform(2 * 5 * 9, 7, -0.5, 0.5), [2, 5, 3, 3], { requiresGrad: true, name: 'w2' });
     const w3 = tensor(uniform(3 * 7, 8, -1, 1), [3, 7, 1, 1], { requiresGrad: true, name: 'w3' });
     const block = (xi: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) => {
-      const map = new FeatureMap([2, 7, 4, 4]);
+      const map = new FeatureMap([2, 7, side, side]);
       ops.conv2d(xi, a, null, { into: map });
       ops.conv2d(map.prefix(), b, null, { padding: 1, into: map });
       ops.conv2d(map.prefix(), c, null, { padding: 1, into: map });
@@ -255,6 +278,42 @@ for (const lowering of LOWERINGS) cases.push({
       t.grad?.dispose();
       t.dispose();
     }
+  }),
+});
+
+// A dense block's passes at batch 4, then 7 and 2: shapes travel in uniforms and the column
+// layouts are padded to aligned rows, so the new batch sizes compile no new pipeline. (Batch 1
+// on a 1x1 map is left out: there the sum's gradient has the shape of its input, and the
+// elementwise kernel takes its non-broadcasting variant.)
+for (const lowering of LOWERINGS) cases.push({
+  name: `new batch size compiles nothing, ${lowering}`,
+  run: () => withLowering(lowering, async () => {
+    const w0 = tensor(uniform(3 * 2, 5, -1, 1), [3, 2, 1, 1], { requiresGrad: true, name: 'w0' });
+    const w1 = tensor(uniform(2 * 3 * 9, 6, -0.5, 0.5), [2, 3, 3, 3], { requiresGrad: true, name: 'w1' });
+    const w2 = tensor(uniform(5, 7, -1, 1), [1, 5, 1, 1], { requiresGrad: true, name: 'w2' });
+    const step = async (batch: number, side: number) => {
+      const x = tensor(uniform(batch * 2 * side * side, batch, -1, 1), [batch, 2, side, side], { requiresGrad: true, name: 'x' });
+      tidy(() => {
+        const map = new FeatureMap([batch, 5, side, side]);
+        ops.conv2d(x, w0, null, { into: map });
+        ops.conv2d(map.prefix(), w1, null, { padding: 1, into: map });
+        ops.sum(ops.conv2d(map.prefix(), w2)).backward();
+      });
+      await x.grad!.data();
+      for (const t of [x, x.grad!]) t.dispose();
+      for (const w of [w0, w1, w2]) {
+        w.grad!.dispose();
+        w.grad = null;
+      }
+    };
+    for (const side of [1, 2, 6]) await step(4, side);
+    const compiled = getEngine().stats().pipelines;
+    for (const side of [1, 2, 6]) {
+      await step(7, side);
+      await step(2, side);
+    }
+    assertEqual(getEngine().stats().pipelines, compiled, 'pipelines after batches 7 and 2');
+    for (const w of [w0, w1, w2]) w.dispose();
   }),
 });
 
