@@ -2,6 +2,7 @@
 // (see batchnorm_grad_finalize.wgsl). With beta 1 the result is added to dx: a dense block
 // accumulates every layer's gradient into the channel prefix of its feature map's gradient.
 // All three are channel views (element offset, batch stride).
+// main_rows gives each thread one (image, channel) row, as in batchnorm_apply.wgsl.
 // Host defines: WORKGROUP.
 
 struct Params {
@@ -32,4 +33,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let index = params.dx_offset + n * params.dx_batch_stride + within;
   if (params.beta != 0.0) { v += params.beta * dx[index]; }
   dx[index] = v;
+}
+
+@compute @workgroup_size(WORKGROUP)
+fn main_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  if (row >= params.batch * params.channels) { return; }
+  let n = row / params.channels;
+  let c = row % params.channels;
+  let scale = stats[4u * c + 2u];
+  let shift = stats[4u * c + 3u];
+  let a = coeffs[3u * c];
+  let b = coeffs[3u * c + 1u];
+  let d = coeffs[3u * c + 2u];
+  let within = c * params.plane;
+  let x_first = params.x_offset + n * params.x_batch_stride + within;
+  let dy_first = params.dy_offset + n * params.dy_batch_stride + within;
+  let dx_first = params.dx_offset + n * params.dx_batch_stride + within;
+  for (var p = 0u; p < params.plane; p++) {
+    let xv = x[x_first + p];
+    var g = dy[dy_first + p];
+    if (params.relu != 0u && xv * scale + shift <= 0.0) { g = 0.0; }
+    var v = a * g + b * xv + d;
+    // beta = 0 must not read dx: the buffer may hold NaN from an earlier use.
+    if (params.beta != 0.0) { v += params.beta * dx[dx_first + p]; }
+    dx[dx_first + p] = v;
+  }
 }

@@ -38,6 +38,16 @@ interface StatisticsPlan {
 }
 
 /**
+ * Chooses how the elementwise passes (apply, input gradient) spread `values` values in `rows`
+ * (image, channel) rows: a thread per value on GPUs, a thread per row on software adapters
+ * (see the shaders' main_rows).
+ */
+function elementwisePlan(rows: number, values: number): { entry: string; workgroupSize: number; workgroups: number } {
+  if (serialReductions()) return { entry: 'main_rows', workgroupSize: SERIAL_WORKGROUP, workgroups: Math.ceil(rows / SERIAL_WORKGROUP) };
+  return { entry: 'main', workgroupSize: WORKGROUP, workgroups: Math.ceil(values / WORKGROUP) };
+}
+
+/**
  * Chooses the statistics variant (a workgroup or a thread per chunk, see strategy.ts) and
  * splits each channel of `total` values into chunks.
  */
@@ -123,11 +133,12 @@ export function batchnormApply(x: FeatureView, stats: Tensor, relu: boolean, out
   checkSeparate(x, y, 'input and output');
   const n = x.batch * x.channels * x.height * x.width;
   if (n === 0) return y.tensor;
+  const pass = elementwisePlan(x.batch * x.channels, n);
   getEngine().dispatch({
-    kernel: { family: 'batchnorm_apply', source: applySource, defines: { WORKGROUP } },
+    kernel: { family: 'batchnorm_apply', source: applySource, entry: pass.entry, defines: { WORKGROUP: pass.workgroupSize } },
     bindings: [x.tensor.binding(), stats.binding(), y.tensor.binding()],
     uniforms: new Uniforms().u32(x.batch, x.channels, x.height * x.width, relu ? 1 : 0, x.offset, x.batchStride, y.offset, y.batchStride).finish(),
-    workgroups: Math.ceil(n / WORKGROUP),
+    workgroups: pass.workgroups,
   });
   return y.tensor;
 }
@@ -176,15 +187,16 @@ export function batchnormBackward(
     if (viewShape(dx).some((d, i) => d !== shape[i])) throw new Error(`batchnorm: input gradient view [${viewShape(dx).join(', ')}] does not match input [${shape.join(', ')}]`);
     checkSeparate(x, dx, 'input and input gradient');
     checkSeparate(dy, dx, 'output gradient and input gradient');
+    const pass = elementwisePlan(x.batch * x.channels, x.channels * total);
     engine.dispatch({
-      kernel: { family: 'batchnorm_grad_input', source: gradInputSource, defines: { WORKGROUP } },
+      kernel: { family: 'batchnorm_grad_input', source: gradInputSource, entry: pass.entry, defines: { WORKGROUP: pass.workgroupSize } },
       bindings: [x.tensor.binding(), dy.tensor.binding(), stats.binding(), coeffs.binding(), dx.tensor.binding()],
       uniforms: new Uniforms()
         .u32(x.batch, x.channels, plane, options.relu ? 1 : 0, x.offset, x.batchStride, dy.offset, dy.batchStride, dx.offset, dx.batchStride)
         .f32(beta)
         .u32(0)
         .finish(),
-      workgroups: Math.ceil((x.channels * total) / WORKGROUP),
+      workgroups: pass.workgroups,
     });
   }
   coeffs.dispose();

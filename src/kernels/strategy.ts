@@ -1,9 +1,11 @@
 /**
- * How kernels that reduce rows, channels or axes spread their work. GPUs get a workgroup per
+ * The work split of kernels that reduce rows, channels or axes. GPUs get a workgroup per
  * row (or chunk) and a tree reduction in workgroup memory. Software adapters (lavapipe,
  * SwiftShader) pay a fixed cost for every workgroup and barrier: profiled on lavapipe, that
  * was most of the time of a batchnorm or LayerNorm pass over a few thousand short rows. There
- * one thread reduces a whole row, and a workgroup holds many rows.
+ * one thread reduces a whole row, and a workgroup covers many rows. The same switch makes
+ * batchnorm's elementwise passes run a thread per (image, channel) row, which divides once per
+ * row instead of once per value.
  */
 import { getEngine } from '../gpu/engine.ts';
 

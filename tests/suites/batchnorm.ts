@@ -150,9 +150,9 @@ cases.push({
 });
 }
 
-cases.push({
-  name: 'channel prefix in, slice of a map out',
-  run: async () => {
+for (const variant of STRATEGIES) cases.push({
+  name: `channel prefix in, slice of a map out, ${variant}`,
+  run: () => withStrategy(variant, async () => {
     // Normalise channels [0, 3) of a [2, 5, 3, 3] map into channels [5, 8) of another map.
     const x = f32(uniform(2 * 5 * 9, 4, -1, 1));
     const prefix = new Float64Array(2 * 3 * 9);
@@ -173,10 +173,10 @@ cases.push({
     for (let n = 0; n < 2; n++) slice.set(out.subarray(n * 72 + 45, n * 72 + 72), n * 27);
     assertClose(slice, ref.y, 'written slice', { atol: 1e-5, rtol: 1e-4 });
     disposeAll(p, source.current, initial, written);
-  },
+  }),
 });
 
-for (const [training, relu, variant] of [[true, false, 'workgroup'], [true, true, 'workgroup'], [true, true, 'serial'], [false, true, 'workgroup']] as const) {
+for (const [training, relu, variant] of [[true, false, 'workgroup'], [true, true, 'workgroup'], [true, true, 'serial'], [false, true, 'workgroup'], [false, true, 'serial']] as const) {
   cases.push({
     name: `backward finite differences, ${training ? 'training' : 'eval'}${relu ? ' with ReLU' : ''}, ${variant}`,
     run: () => withStrategy(variant, async () => {
