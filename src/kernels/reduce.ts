@@ -16,16 +16,19 @@ function workgroupFor(nReduce: number): number {
 
 /** Output elements per workgroup of the serial variant, one thread each. */
 const SERIAL_WORKGROUP = 64;
+/** Maximum values per output for the serial variant, whose one sequential f32 sum loses precision past it. */
+const SERIAL_MAX_REDUCE = 4096;
 
 /**
  * Returns whether a reduction takes the serial variant, unless a test forces one: on software
- * adapters, when there are enough output elements to fill a workgroup or each reduces only a
- * few values. A reduction to a few outputs keeps a workgroup per output, whose threads share
- * the long loop.
+ * adapters, when each output reduces at most SERIAL_MAX_REDUCE values. Longer reductions keep
+ * a workgroup per output, whose threads share the loop and sum as a tree. The choice ignores
+ * the output count, so that a model run again with another batch size compiles no new
+ * pipeline unless a reduction crosses the limit.
  */
-function usesSerial(nOut: number, nReduce: number): boolean {
+function usesSerial(nReduce: number): boolean {
   if (reductionConfig.strategy !== 'auto') return reductionConfig.strategy === 'serial';
-  return serialReductions() && (nOut >= SERIAL_WORKGROUP || nReduce <= SERIAL_WORKGROUP);
+  return serialReductions() && nReduce <= SERIAL_MAX_REDUCE;
 }
 
 /** Normalises axes (negative ones count from the end); rejects duplicates and out-of-range axes. */
@@ -69,7 +72,7 @@ export function reduce(op: ReduceOp, x: Tensor, axes?: number | readonly number[
   const outShape = keepDims ? x.shape.map((d, i) => (reduced.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]);
   const out = Tensor.empty(outShape, 'f32', op);
   if (out.size === 0) return out;
-  const serial = usesSerial(out.size, nReduce);
+  const serial = usesSerial(nReduce);
   const workgroup = serial ? SERIAL_WORKGROUP : workgroupFor(nReduce);
   getEngine().dispatch({
     kernel: { family: 'reduce', source: reduceSource, entry: serial ? 'main_serial' : 'main', defines: { OP: OPS[op], WORKGROUP: workgroup } },

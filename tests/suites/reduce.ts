@@ -107,6 +107,19 @@ for (const strategy of STRATEGIES) {
 }
 
 cases.push({
+  name: 'long reductions keep precision',
+  run: async () => {
+    // 20,000 values in [0, 1) per row, past the serial variant's limit: with the adapter's own
+    // choice of variant, each row sum stays within 1e-5 of the float64 sum.
+    const x = f32(uniform(3 * 20000, 77, 0, 1));
+    const expected = reduceRef('sum', x, [3, 20000], [1]).values;
+    const y = tidy(() => ops.sum(tensor(x, [3, 20000]), 1));
+    assertClose(await y.data(), expected, 'row sums', { atol: 0, rtol: 1e-5 });
+    y.dispose();
+  },
+});
+
+cases.push({
   name: 'rejects a repeated or out-of-range axis',
   run: async () => {
     const x = tensor(uniform(6, 1), [2, 3], { name: 'x' });
