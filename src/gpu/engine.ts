@@ -325,6 +325,7 @@ export class Engine {
     if (this.disposed) return;
     this.flush();
     this.disposed = true;
+    this.profiler?.destroy();
     this.device.destroy();
     this.onDispose();
   }

@@ -31,6 +31,9 @@ export class Profiler {
   private kernels: string[] = [];
   private readonly pending: Promise<void>[] = [];
   private readonly rows = new Map<string, ProfileRow>();
+  /** Dispatches whose timestamps could not be read back, and the last reason. */
+  lostDispatches = 0;
+  lastError: string | null = null;
 
   constructor(private readonly device: GPUDevice) {
     this.querySet = device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_CAPACITY });
@@ -64,18 +67,28 @@ export class Profiler {
     encoder.copyBufferToBuffer(resolved, 0, staging, 0, byteSize);
 
     return () => {
-      const read = staging.mapAsync(MAP_READ).then(() => {
-        const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
-        staging.unmap();
-        staging.destroy();
-        resolved.destroy();
-        for (let i = 0; i < kernels.length; i++) {
-          // Timestamps are in nanoseconds. An implementation may report an end before its
-          // beginning when the counter resets, so negative spans count as zero.
-          const nanoseconds = Number(stamps[2 * i + 1] - stamps[2 * i]);
-          this.add(kernels[i], Math.max(0, nanoseconds) / 1e6);
-        }
-      });
+      const read = staging
+        .mapAsync(MAP_READ)
+        .then(() => {
+          const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
+          staging.unmap();
+          for (let i = 0; i < kernels.length; i++) {
+            // Timestamps are in nanoseconds. An implementation may report an end before its
+            // beginning when the counter resets, so negative spans count as zero.
+            const nanoseconds = Number(stamps[2 * i + 1] - stamps[2 * i]);
+            this.add(kernels[i], Math.max(0, nanoseconds) / 1e6);
+          }
+        })
+        .catch((error: Error) => {
+          // Destroying the device aborts pending maps. Those dispatches are left out of the
+          // profile and counted in lostDispatches, so no rejection goes unhandled.
+          this.lostDispatches += kernels.length;
+          this.lastError = error.message;
+        })
+        .finally(() => {
+          staging.destroy();
+          resolved.destroy();
+        });
       this.pending.push(read);
     };
   }
@@ -90,6 +103,13 @@ export class Profiler {
   async reset(): Promise<void> {
     await Promise.all(this.pending.splice(0));
     this.rows.clear();
+    this.lostDispatches = 0;
+    this.lastError = null;
+  }
+
+  /** Releases the query set; readbacks still pending end in `lostDispatches`. */
+  destroy(): void {
+    this.querySet.destroy();
   }
 
   private add(kernel: string, milliseconds: number): void {
