@@ -38,30 +38,16 @@ export function im2colImagesPerGroup(g: ConvGeometry): number {
   return Math.max(0, Math.min(g.batch, Math.floor(bound / Math.max(4, perImage))));
 }
 
-/** The window of a convolution that im2col and col2im walk. */
-interface Window {
-  batch: number;
-  channels: number;
-  height: number;
-  width: number;
-  outHeight: number;
-  outWidth: number;
-  kernelH: number;
-  kernelW: number;
-  stride: number;
-  padding: number;
-}
+/** The window of a convolution that im2col and col2im walk: its geometry without the outputs. */
+type Window = Omit<ConvGeometry, 'outChannels'>;
 
 function windowOf(g: ConvGeometry, batch: number): Window {
-  return {
-    batch, channels: g.inChannels, height: g.height, width: g.width, outHeight: g.outHeight, outWidth: g.outWidth,
-    kernelH: g.kernelH, kernelW: g.kernelW, stride: g.stride, padding: g.padding,
-  };
+  return { ...g, batch };
 }
 
 /** Returns a 1x1 window that rearranges a [batch, C, H, W] view into k-major [C, batch * H * W]. */
 function pointwiseWindow(batch: number, channels: number, height: number, width: number): Window {
-  return { batch, channels, height, width, outHeight: height, outWidth: width, kernelH: 1, kernelW: 1, stride: 1, padding: 0 };
+  return { batch, inChannels: channels, height, width, outHeight: height, outWidth: width, kernelH: 1, kernelW: 1, stride: 1, padding: 0 };
 }
 
 /**
@@ -75,7 +61,7 @@ function rowStrideOf(images: number, plane: number): number {
 
 function windowUniforms(w: Window, offset: number, batchStride: number, kMajor: boolean, beta: number): ArrayBuffer {
   return new Uniforms(16)
-    .u32(w.batch, w.channels, w.height, w.width, w.outHeight, w.outWidth, w.kernelH, w.kernelW, w.stride, w.padding, offset, batchStride, kMajor ? 1 : 0)
+    .u32(w.batch, w.inChannels, w.height, w.width, w.outHeight, w.outWidth, w.kernelH, w.kernelW, w.stride, w.padding, offset, batchStride, kMajor ? 1 : 0)
     .f32(beta)
     .u32(rowStrideOf(w.batch, w.outHeight * w.outWidth), 0)
     .finish();
@@ -83,7 +69,7 @@ function windowUniforms(w: Window, offset: number, batchStride: number, kMajor: 
 
 /** Writes the column matrix of `w.batch` images of a view starting at element `offset` into `cols`. */
 function im2col(source: Tensor, offset: number, batchStride: number, w: Window, kMajor: boolean, cols: Tensor): void {
-  const rows = w.channels * w.kernelH * w.kernelW;
+  const rows = w.inChannels * w.kernelH * w.kernelW;
   getEngine().dispatch({
     kernel: { family: 'im2col', source: im2colSource, defines: { WORKGROUP } },
     bindings: [source.binding(), cols.binding()],
@@ -104,13 +90,13 @@ function scratch(rows: number, images: number, plane: number, kMajor: boolean, n
 
 /** Sums columns back into a view starting at element `offset` (`beta` 1 adds). */
 function col2im(cols: Tensor, target: Tensor, offset: number, batchStride: number, w: Window, kMajor: boolean, beta: number): void {
-  const size = w.batch * w.channels * w.height * w.width;
+  const size = w.batch * w.inChannels * w.height * w.width;
   const rearrangement = kMajor && w.kernelH === 1 && w.kernelW === 1 && w.stride === 1 && w.padding === 0;
   getEngine().dispatch({
     kernel: { family: 'im2col', source: im2colSource, entry: rearrangement ? 'rearrange' : 'col2im', defines: { WORKGROUP } },
     bindings: [cols.binding(), target.binding()],
     uniforms: windowUniforms(w, offset, batchStride, kMajor, beta),
-    workgroups: Math.ceil((rearrangement ? w.batch * w.channels : size) / WORKGROUP),
+    workgroups: Math.ceil((rearrangement ? w.batch * w.inChannels : size) / WORKGROUP),
   });
 }
 
