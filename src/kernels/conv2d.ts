@@ -154,10 +154,10 @@ function isPointwise(g: ConvGeometry): boolean {
 }
 
 /**
- * Whether a convolution pass runs through a column buffer and GEMMs (see `conv2dConfig`). The
- * forward and input-gradient passes of a 1x1 convolution are per-image GEMMs already, so
- * they take this path only on maps too small for a GEMM tile, where one GEMM over the batch
- * is faster. Its weight gradient (`weightGradient`) always gains, because the rearranged
+ * Returns whether a convolution pass runs through a column buffer and GEMMs (see
+ * `conv2dConfig`). The forward and input-gradient passes of a 1x1 convolution are per-image
+ * GEMMs already, so they take this path only on maps too small for a GEMM tile, where one GEMM
+ * over the batch is faster. Its weight gradient (`weightGradient`) always gains, because the rearranged
  * operands let one GEMM sum over the whole batch.
  */
 function usesIm2col(g: ConvGeometry, hasBias: boolean, weightGradient = false): boolean {

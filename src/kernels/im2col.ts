@@ -45,9 +45,15 @@ function windowOf(g: ConvGeometry, batch: number): Window {
   return { ...g, batch };
 }
 
-/** Returns a 1x1 window that rearranges a [batch, C, H, W] view into k-major [C, batch * H * W]. */
-function pointwiseWindow(batch: number, channels: number, height: number, width: number): Window {
-  return { batch, inChannels: channels, height, width, outHeight: height, outWidth: width, kernelH: 1, kernelW: 1, stride: 1, padding: 0 };
+/**
+ * Returns a 1x1 window over the convolution's output: it rearranges a [images, C_out, OH, OW]
+ * view (y or dy) into k-major [C_out, images * OH * OW] and back.
+ */
+function outputWindow(g: ConvGeometry, images: number): Window {
+  return {
+    batch: images, inChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
+    outHeight: g.outHeight, outWidth: g.outWidth, kernelH: 1, kernelW: 1, stride: 1, padding: 0,
+  };
 }
 
 /**
@@ -100,7 +106,7 @@ function col2im(cols: Tensor, target: Tensor, offset: number, batchStride: numbe
   });
 }
 
-/** Groups of images [start, start + count) that each fit the column bound. */
+/** Splits the batch into groups of images [start, start + count) that each fit the column bound. */
 function imageGroups(batch: number, perGroup: number): { start: number; count: number }[] {
   const groups: { start: number; count: number }[] = [];
   for (let start = 0; start < batch; start += perGroup) groups.push({ start, count: Math.min(perGroup, batch - start) });
@@ -132,7 +138,7 @@ export function conv2dForwardIm2col(x: FeatureView, weight: Tensor, g: ConvGeome
       // y_k[C_out, images * P] = w[C_out, K] cols[K, images * P], then back into the view.
       const ld = rowStrideOf(group.count, plane);
       gemmInto({ a: weight, b: cols, c: product, m: g.outChannels, n: group.count * plane, k: rows, ldb: ld, ldc: ld });
-      col2im(product, y.tensor, yOffset, y.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, beta);
+      col2im(product, y.tensor, yOffset, y.batchStride, outputWindow(g, group.count), true, beta);
     } else {
       // Per image: y[C_out, P] = w[C_out, K] cols[K, P], the weights shared by the group.
       gemmInto({
@@ -158,7 +164,7 @@ export function conv2dBackwardDataIm2col(dy: FeatureView, weight: Tensor, g: Con
     if (gradients) {
       // dcols[K, images * P] = w^T[K, C_out] dy_k[C_out, images * P].
       const ld = rowStrideOf(group.count, plane);
-      im2col(dy.tensor, dyOffset, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, gradients);
+      im2col(dy.tensor, dyOffset, dy.batchStride, outputWindow(g, group.count), true, gradients);
       gemmInto({ a: weight, b: gradients, c: cols, m: rows, n: group.count * plane, k: g.outChannels, transA: true, ldb: ld, ldc: ld });
     } else {
       // Per image: dcols[K, P] = w^T[K, C_out] dy[C_out, P].
@@ -184,7 +190,7 @@ export function conv2dBackwardWeightIm2col(dy: FeatureView, x: FeatureView, g: C
   imageGroups(g.batch, perGroup).forEach((group, index) => {
     const ld = rowStrideOf(group.count, plane);
     im2col(x.tensor, x.offset + group.start * x.batchStride, x.batchStride, windowOf(g, group.count), true, cols);
-    im2col(dy.tensor, dy.offset + group.start * dy.batchStride, dy.batchStride, pointwiseWindow(group.count, g.outChannels, g.outHeight, g.outWidth), true, gradients);
+    im2col(dy.tensor, dy.offset + group.start * dy.batchStride, dy.batchStride, outputWindow(g, group.count), true, gradients);
     // dw[C_out, K] (+)= dy_k[C_out, images * P] cols[K, images * P]^T; later groups add.
     gemmInto({
       a: gradients, b: cols, c: dw, m: g.outChannels, n: rows, k: group.count * plane, transB: true, lda: ld, ldb: ld, beta: index === 0 ? 0 : 1,

@@ -51,8 +51,8 @@ const LOWERINGS = ['implicit', 'im2col'] as const;
 type Lowering = (typeof LOWERINGS)[number];
 
 /**
- * Runs `body` with every convolution lowered one way; `maxBytes` bounds the column buffer,
- * so that a small bound makes the im2col lowering split the batch into groups of images.
+ * Runs `body` with every convolution lowered one way. `maxBytes` bounds the column buffer: a
+ * small bound makes the im2col lowering split the batch into groups of images.
  */
 async function withLowering(lowering: Lowering, body: () => Promise<void>, maxBytes?: number): Promise<void> {
   const previous = { lowering: conv2dConfig.lowering, maxBytes: im2colConfig.maxBytes };

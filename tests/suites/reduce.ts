@@ -12,9 +12,9 @@ import { STRATEGIES, withStrategy } from '../harness/variants.ts';
 type Op = 'sum' | 'mean' | 'max';
 
 /** Reduces x of `shape` over `axes` in float64; returns the values and the shape with keepDims. */
-function reduceRef(op: Op, x: ArrayLike<number>, shape: number[], axes: number[]): { values: Float64Array; kept: number[] } {
-  const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  const size = kept.reduce((a, b) => a * b, 1);
+function reduceRef(op: Op, x: ArrayLike<number>, shape: number[], axes: number[]): { values: Float64Array; keptShape: number[] } {
+  const keptShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const size = keptShape.reduce((a, b) => a * b, 1);
   const values = new Float64Array(size).fill(op === 'max' ? -Infinity : 0);
   const counts = axes.reduce((n, i) => n * shape[i], 1);
   const coordinate = new Array<number>(shape.length).fill(0);
@@ -25,11 +25,11 @@ function reduceRef(op: Op, x: ArrayLike<number>, shape: number[], axes: number[]
       rest = Math.floor(rest / shape[d]);
     }
     let out = 0;
-    for (let d = 0; d < shape.length; d++) out = out * kept[d] + (axes.includes(d) ? 0 : coordinate[d]);
+    for (let d = 0; d < shape.length; d++) out = out * keptShape[d] + (axes.includes(d) ? 0 : coordinate[d]);
     values[out] = op === 'max' ? Math.max(values[out], x[i]) : values[out] + x[i];
   }
   if (op === 'mean') for (let i = 0; i < size; i++) values[i] /= counts;
-  return { values, kept };
+  return { values, keptShape };
 }
 
 // [shape, axes]: one element, a prime row, rows of 63, 64, 65, 255, 256 and 257 values, the
@@ -67,8 +67,8 @@ for (const strategy of STRATEGIES) {
             const xt = tensor(x, shape);
             return [ops[op](xt, axes), ops[op](xt, axes, true)];
           });
-          assertEqual(kept.shape, expected.kept, `${op} shape with keepDims`);
-          assertEqual(dropped.shape, expected.kept.filter((_, i) => !normalized.includes(i)), `${op} shape`);
+          assertEqual(kept.shape, expected.keptShape, `${op} shape with keepDims`);
+          assertEqual(dropped.shape, expected.keptShape.filter((_, i) => !normalized.includes(i)), `${op} shape`);
           const tolerance = { atol: 1e-5 * Math.sqrt(n), rtol: 1e-5 };
           assertClose(await dropped.data(), expected.values, op, tolerance);
           assertClose(await kept.data(), expected.values, `${op} with keepDims`, tolerance);
