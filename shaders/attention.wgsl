@@ -15,6 +15,8 @@
 //   HEAD_DIM_MAX  register row length; rows shorter than it are padded with zeros
 //   BLOCK_Q       threads per workgroup, one query row each
 //   BLOCK_K       key and value rows per tile
+//   RECOMPUTE_SCORES  compute each score twice (for the tile maximum, then for the sum)
+//                 instead of keeping the tile's scores in a per-thread array
 
 struct Params {
   tokens: u32,
@@ -59,6 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
   var m = NEG_LARGE;
   var l = 0.0;
+  var s: array<f32, BLOCK_K>;
   for (var k0 = 0u; k0 < tokens; k0 += BLOCK_K) {
     let n = min(BLOCK_K, tokens - k0);
 
@@ -79,13 +82,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // The maximum score of this tile. The scores are computed again below rather than kept:
-    // a per-thread array indexed by a loop variable lives in memory, not registers, and on
-    // lavapipe reading it back cost more than the second dot product.
+    // The maximum score of this tile. A per-thread array indexed by a loop variable lives in
+    // memory, not registers: for short sequences on lavapipe, reading the scores back from it
+    // cost more than a second dot product (see RECOMPUTE_SCORES).
     var tile_max = NEG_LARGE;
     for (var j = 0u; j < n; j++) {
       var dot = 0.0;
       for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
+      if (!RECOMPUTE_SCORES) { s[j] = dot; }
       tile_max = max(tile_max, dot);
     }
 
@@ -96,7 +100,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     for (var d = 0u; d < HEAD_DIM_MAX; d++) { acc[d] *= correction; }
     for (var j = 0u; j < n; j++) {
       var dot = 0.0;
-      for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
+      if (RECOMPUTE_SCORES) {
+        for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
+      } else {
+        dot = s[j];
+      }
       let p = exp(dot - m_new);
       l += p;
       for (var d = 0u; d < HEAD_DIM_MAX; d++) { acc[d] += p * v_tile[j * HEAD_DIM_MAX + d]; }

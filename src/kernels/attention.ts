@@ -98,7 +98,9 @@ export function attentionForward(qkv: Tensor, heads: number, scale?: number): { 
     kernel: {
       family: 'attention',
       source: forwardSource,
-      defines: { HEAD_DIM_MAX: v.HEAD_DIM_MAX, BLOCK_Q: v.BLOCK_Q, BLOCK_K: v.BLOCK_K },
+      // Measured on lavapipe: recomputing scores made the forward pass faster at 17 tokens and
+      // 1.5x slower at 197, so only short sequences recompute.
+      defines: { HEAD_DIM_MAX: v.HEAD_DIM_MAX, BLOCK_Q: v.BLOCK_Q, BLOCK_K: v.BLOCK_K, RECOMPUTE_SCORES: s.tokens <= 32 },
     },
     bindings: [qkv.binding(), out.binding(), lse.binding()],
     uniforms: uniforms(s, scale ?? 1 / Math.sqrt(s.headDim)),
