@@ -17,7 +17,7 @@ import { Uniforms } from '../gpu/uniforms.ts';
 import { Tensor, formatShape, type Shape } from '../autograd/tensor.ts';
 import { reduce } from './reduce.ts';
 import { gemmInto } from './gemm.ts';
-import { batchWide, conv2dBackwardDataIm2col, conv2dBackwardWeightIm2col, conv2dForwardIm2col, im2colImagesPerGroup } from './im2col.ts';
+import { batchWide, conv2dBackwardDataIm2col, conv2dBackwardKeptIm2col, conv2dBackwardWeightIm2col, conv2dForwardIm2col, im2colImagesPerGroup, keepsColumns } from './im2col.ts';
 
 /** Threads per workgroup side; every tile size below is a multiple of it. */
 const WG = 16;
@@ -244,6 +244,41 @@ export function conv2dForward(
     workgroups: [Math.ceil(n / TILE_N), Math.ceil(g.outChannels / tileM(g.outChannels)), 1],
   });
   return y.tensor;
+}
+
+/**
+ * Forward pass of a training step without bias: conv2dForward, plus the column matrix when this
+ * convolution keeps it for the backward pass (on the im2col path, see keepsColumns in
+ * im2col.ts). Pass the columns to conv2dBackwardKept; when they are null, use
+ * conv2dBackwardData and conv2dBackwardWeight.
+ */
+export function conv2dForwardTraining(input: Tensor | FeatureView, weight: Tensor, options: Conv2dOptions = {}, out?: FeatureView): { y: Tensor; columns: Tensor | null } {
+  const x = asView(input);
+  const g = convGeometry(x, weight.shape, options);
+  const empty = g.batch * g.outHeight * g.outWidth === 0 || g.outChannels === 0;
+  if (empty || !usesIm2col(g, false) || !keepsColumns(g)) return { y: conv2dForward(input, weight, null, options, out), columns: null };
+  const outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth];
+  const y = out ?? featureView(Tensor.empty(outShape, 'f32', 'conv2d'));
+  checkView(y, outShape, 'output view');
+  sharesBuffer(x, y);
+  const columns = conv2dForwardIm2col(x, weight, g, y, 0, true);
+  return { y: y.tensor, columns };
+}
+
+/**
+ * Both gradients of a convolution whose forward pass kept its columns (conv2dForwardTraining):
+ * writes dx into the view `dx` (`beta` 1 adds to it) unless it is null, and returns dw.
+ */
+export function conv2dBackwardKept(gradOutput: Tensor | FeatureView, weight: Tensor, columns: Tensor, inputShape: Shape, options: Conv2dOptions, dx: FeatureView | null, beta = 0): Tensor {
+  const [batch, channels, height, width] = inputShape;
+  const g = convGeometry({ tensor: weight, batch, channels, height, width, offset: 0, batchStride: 0 }, weight.shape, options);
+  const dy = asView(gradOutput);
+  checkView(dy, [g.batch, g.outChannels, g.outHeight, g.outWidth], 'output gradient');
+  if (dx) {
+    checkView(dx, [batch, channels, height, width], 'input gradient view');
+    sharesBuffer(dy, dx);
+  }
+  return conv2dBackwardKeptIm2col(dy, weight, columns, g, dx, beta);
 }
 
 /**

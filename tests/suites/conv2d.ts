@@ -54,15 +54,17 @@ type Lowering = (typeof LOWERINGS)[number];
  * Runs `body` with every convolution lowered one way. `maxBytes` bounds the column buffer: a
  * small bound makes the im2col lowering split the batch into groups of images.
  */
-async function withLowering(lowering: Lowering, body: () => Promise<void>, maxBytes?: number): Promise<void> {
-  const previous = { lowering: conv2dConfig.lowering, maxBytes: im2colConfig.maxBytes };
+async function withLowering(lowering: Lowering, body: () => Promise<void>, maxBytes?: number, keepBytes?: number): Promise<void> {
+  const previous = { lowering: conv2dConfig.lowering, ...im2colConfig };
   conv2dConfig.lowering = lowering;
   if (maxBytes !== undefined) im2colConfig.maxBytes = maxBytes;
+  if (keepBytes !== undefined) im2colConfig.keepBytes = keepBytes;
   try {
     await body();
   } finally {
     conv2dConfig.lowering = previous.lowering;
     im2colConfig.maxBytes = previous.maxBytes;
+    im2colConfig.keepBytes = previous.keepBytes;
   }
 }
 
@@ -104,6 +106,34 @@ for (const lowering of LOWERINGS) SHAPES.forEach((s, index) => {
     }),
   });
 });
+
+// A training step keeps the forward pass's columns for the backward pass when they fit
+// `im2colConfig.keepBytes` (every shape here by default, none with a bound of 0). The op's output
+// and both gradients must match the references either way. 1x1 convolutions on maps of 32
+// pixels or more run as per-image GEMMs, which build no columns to keep.
+for (const keepBytes of [im2colConfig.keepBytes, 0]) SHAPES.forEach((s, index) => cases.push({
+  name: `op forward and gradients ${label(s)}, im2col, columns ${keepBytes ? 'kept' : 'rebuilt'}`,
+  run: () => withLowering('im2col', async () => {
+    const { x, w, dy, yShape } = inputs(s, 10 * index + 7);
+    const conv = { stride: s.stride, padding: s.pad };
+    const xt = tensor(x, [s.batch, s.cin, s.h, s.w], { requiresGrad: true, name: 'x' });
+    const wt = tensor(w, [s.cout, s.cin, s.k, s.k], { requiresGrad: true, name: 'w' });
+    const pointwisePerImage = s.k === 1 && s.stride === 1 && s.pad === 0 && s.h * s.w >= 32;
+    const kept = tidy(() => K.conv2dForwardTraining(xt, wt, conv).columns !== null);
+    assertEqual(kept, keepBytes > 0 && !pointwisePerImage, 'columns kept');
+
+    const y = tidy(() => {
+      const out = ops.conv2d(xt, wt, null, conv);
+      out.backward(tensor(dy, yShape));
+      return out;
+    });
+    const expected = conv2dGradRef(x, w, dy, s);
+    assertClose(await y.data(), conv2dRef(x, w, null, s), 'y', TOL);
+    assertClose(await xt.grad!.data(), expected.dx, 'dx', TOL);
+    assertClose(await wt.grad!.data(), expected.dw, 'dw', TOL);
+    for (const t of [y, xt.grad!, wt.grad!, xt, wt]) t.dispose();
+  }, undefined, keepBytes),
+}));
 
 // The columns of one image are 3 * 9 * P floats: 2,700 bytes at 5x5 and 6,912 bytes at 8x8.
 // Bounds of 6,000 and 15,000 bytes make groups of 2, 2 and 1 images, and the weight gradient

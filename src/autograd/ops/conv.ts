@@ -20,7 +20,7 @@ import * as K from '../../kernels/conv2d.ts';
 import { type FeatureView } from '../../kernels/conv2d.ts';
 import { getEngine } from '../../gpu/engine.ts';
 import { accumulateInto } from '../../kernels/elementwise.ts';
-import { record } from '../tape.ts';
+import { isGradEnabled, record } from '../tape.ts';
 import { Tensor, formatShape, zeros } from '../tensor.ts';
 
 /** The gradient buffer shared by all versions of one feature map during backward. */
@@ -142,7 +142,13 @@ export function conv2d(input: FeatureInput, weight: Tensor, bias: Tensor | null 
   const weightInputs = bias ? [weight, bias] : [weight];
 
   const backward = (saved: Tensor[], gradOut: Tensor | FeatureView): (Tensor | null)[] => {
-    const [savedSource, savedWeight] = saved;
+    const [savedSource, savedWeight, savedColumns] = saved;
+    if (savedColumns) {
+      // The forward pass kept its columns (see below): both gradients in one pass, no bias.
+      const target = source.requiresGrad ? inputGradient(input) : null;
+      const dw = K.conv2dBackwardKept(gradOut, savedWeight, savedColumns, inputShape, conv, target?.view ?? null, target?.beta ?? 0);
+      return [target?.result ?? null, dw];
+    }
     const savedX = input instanceof Tensor ? K.featureView(savedSource) : K.channelSlice(savedSource, 0, input.channels);
     let dx: Tensor | null = null;
     if (source.requiresGrad) {
@@ -155,15 +161,31 @@ export function conv2d(input: FeatureInput, weight: Tensor, bias: Tensor | null 
     return bias ? [dx, dw, db] : [dx, dw];
   };
 
+  // A training step may keep the forward pass's column matrix for the weight gradient (on
+  // software adapters, see kernels/im2col.ts); evaluation and frozen weights never do.
+  const keep = bias === null && weight.requiresGrad && isGradEnabled();
+  let columns: Tensor | null = null;
+  const forward = (out?: FeatureView): Tensor => {
+    if (!keep) return K.conv2dForward(x, weight, bias, conv, out);
+    const result = K.conv2dForwardTraining(x, weight, conv, out);
+    columns = result.columns;
+    return result.y;
+  };
+
+  let y: Tensor;
   if (options.into) {
-    return writeInto(options.into, geometry.outChannels, 'conv2d', [source, ...weightInputs], [source, weight],
+    y = writeInto(options.into, geometry.outChannels, 'conv2d', [source, ...weightInputs], [source, weight],
       (out) => {
-        K.conv2dForward(x, weight, bias, conv, out);
+        forward(out);
+        return columns ? [columns] : [];
       },
       (saved, gradOut) => backward(saved, gradOut));
+  } else {
+    y = forward();
+    record('conv2d', [source, ...weightInputs], [y], columns ? [source, weight, columns] : [source, weight], (saved, [g]) => backward(saved, g!));
   }
-  const y = K.conv2dForward(x, weight, bias, conv);
-  record('conv2d', [source, ...weightInputs], [y], [source, weight], (saved, [g]) => backward(saved, g!));
+  // The tape keeps its own view of the columns.
+  (columns as Tensor | null)?.dispose();
   return y;
 }
 
