@@ -15,8 +15,6 @@
 //   HEAD_DIM_MAX  register row length; rows shorter than it are padded with zeros
 //   BLOCK_Q       threads per workgroup, one query row each
 //   BLOCK_K       key and value rows per tile
-//   RECOMPUTE_SCORES  compute each score twice (for the tile maximum, then for the sum)
-//                 instead of keeping the tile's scores in a per-thread array
 
 struct Params {
   tokens: u32,
@@ -82,14 +80,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
-    // The maximum score of this tile. A per-thread array indexed by a loop variable lives in
-    // memory, not registers: for short sequences on lavapipe, reading the scores back from it
-    // cost more than a second dot product (see RECOMPUTE_SCORES).
+    // The tile's scores and their maximum.
     var tile_max = NEG_LARGE;
     for (var j = 0u; j < n; j++) {
       var dot = 0.0;
       for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
-      if (!RECOMPUTE_SCORES) { s[j] = dot; }
+      s[j] = dot;
       tile_max = max(tile_max, dot);
     }
 
@@ -99,13 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     l *= correction;
     for (var d = 0u; d < HEAD_DIM_MAX; d++) { acc[d] *= correction; }
     for (var j = 0u; j < n; j++) {
-      var dot = 0.0;
-      if (RECOMPUTE_SCORES) {
-        for (var d = 0u; d < HEAD_DIM_MAX; d++) { dot += q[d] * k_tile[j * HEAD_DIM_MAX + d]; }
-      } else {
-        dot = s[j];
-      }
-      let p = exp(dot - m_new);
+      let p = exp(s[j] - m_new);
       l += p;
       for (var d = 0u; d < HEAD_DIM_MAX; d++) { acc[d] += p * v_tile[j * HEAD_DIM_MAX + d]; }
     }

@@ -14,8 +14,12 @@ function workgroupFor(nReduce: number): number {
   return nReduce >= 256 ? 256 : 64;
 }
 
-/** Output elements per workgroup of the serial variant, one thread each. */
-const SERIAL_WORKGROUP = 64;
+/**
+ * Output elements per workgroup of the serial variant, one thread each: 16, two of lavapipe's
+ * 8-lane vectors, so that a bias gradient of 64 features still makes 4 workgroups for the
+ * adapter's threads to share.
+ */
+const SERIAL_WORKGROUP = 16;
 /** Maximum values per output for the serial variant, whose one sequential f32 sum loses precision past it. */
 const SERIAL_MAX_REDUCE = 4096;
 
