@@ -127,3 +127,19 @@ fn rearrange(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg
     destination[target_first + p] = value;
   }
 }
+
+// The kernel of a stride-1 convolution's input gradient, which is a convolution of dy with
+// the kernel flipped in both axes and its channel axes swapped (see src/kernels/im2col.ts):
+//   flipped[ci, co, kh, kw] = w[co, ci, KH - 1 - kh, KW - 1 - kw]
+// One thread per element. Here `batch` holds C_out and `c_in` holds C_in.
+@compute @workgroup_size(WORKGROUP)
+fn flip_kernel(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_workgroup(wid, nwg) * WORKGROUP + lid;
+  let taps = params.kernel_h * params.kernel_w;
+  if (i >= params.batch * params.c_in * taps) { return; }
+
+  let tap = i % taps;
+  let co = (i / taps) % params.batch;
+  let ci = i / (taps * params.batch);
+  destination[i] = source[(co * params.c_in + ci) * taps + taps - 1u - tap];
+}

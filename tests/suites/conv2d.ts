@@ -26,6 +26,11 @@ const SHAPES: ConvShape[] = [
   { batch: 2, cin: 3, h: 9, w: 10, cout: 64, k: 3, stride: 2, pad: 1 },
   { batch: 1, cin: 36, h: 1, w: 1, cout: 5, k: 3, stride: 1, pad: 1 },
   { batch: 1, cin: 3, h: 2, w: 3, cout: 2, k: 7, stride: 2, pad: 3 },
+  // Stride 1 with fewer output than input channels: on the im2col path, the input gradient is a
+  // convolution of dy with the flipped kernel, here with padding 2, 0 and 1 (0, 2 and 1 for dy).
+  { batch: 2, cin: 6, h: 6, w: 5, cout: 4, k: 3, stride: 1, pad: 0 },
+  { batch: 1, cin: 5, h: 4, w: 4, cout: 2, k: 3, stride: 1, pad: 2 },
+  { batch: 3, cin: 9, h: 7, w: 6, cout: 8, k: 5, stride: 1, pad: 2 },
 ];
 
 function label(s: ConvShape): string {
