@@ -15,11 +15,12 @@
 
 struct Params {
   batch: u32, channels: u32, plane: u32, offset: u32,
-  batch_stride: u32, chunks: u32, chunk: u32, _pad: u32,
+  batch_stride: u32, chunks: u32, chunk: u32,
+  partial_offset: u32,  // element where the view's first channel's triples start
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;            // view of [batch, channels, plane]
-@group(0) @binding(1) var<storage, read_write> partial: array<f32>; // [channels, chunks, 3]: count, mean, M2
+@group(0) @binding(1) var<storage, read_write> partial: array<f32>; // [.., channels, chunks, 3]: count, mean, M2
 @group(0) @binding(2) var<uniform> params: Params;
 
 var<workgroup> counts: array<f32, WORKGROUP>;
@@ -69,9 +70,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
 
   if (in_range && lid == 0u) {
-    partial[3u * group] = counts[0];
-    partial[3u * group + 1u] = means[0];
-    partial[3u * group + 2u] = m2s[0];
+    let base = params.partial_offset + 3u * group;
+    partial[base] = counts[0];
+    partial[base + 1u] = means[0];
+    partial[base + 2u] = m2s[0];
   }
 }
 
@@ -101,7 +103,8 @@ fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     mean += delta / count;
     m2 += delta * (v - mean);
   }
-  partial[3u * index] = count;
-  partial[3u * index + 1u] = mean;
-  partial[3u * index + 2u] = m2;
+  let base = params.partial_offset + 3u * index;
+  partial[base] = count;
+  partial[base + 1u] = mean;
+  partial[base + 2u] = m2;
 }

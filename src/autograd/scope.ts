@@ -18,6 +18,22 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
+/** Returns the innermost open scope, or null outside any (see `adopt`). */
+export function currentScope(): Set<Tensor> | null {
+  return scopes[scopes.length - 1] ?? null;
+}
+
+/**
+ * Moves a tensor into `scope` (from currentScope()), which frees it when it closes. Returns
+ * false, and moves nothing, when that scope has closed already.
+ */
+export function adopt(scope: Set<Tensor>, t: Tensor): boolean {
+  if (!scopes.includes(scope)) return false;
+  keep(t);
+  scope.add(t);
+  return true;
+}
+
 type Kept = Tensor | Tensor[] | Record<string, Tensor> | void | number | undefined | null;
 
 function collect(result: unknown, out: Set<Tensor>): void {

@@ -82,13 +82,53 @@ function checkSeparate(a: FeatureView, b: FeatureView, what: string): void {
   }
 }
 
+/** Returns an uninitialised tensor for the partial statistics of `channels` channels of `total` values each. */
+export function emptyPartialStatistics(channels: number, total: number): Tensor {
+  return Tensor.empty([channels, statisticsPlan(channels, total).chunks, 3], 'f32', 'batchnorm.partial');
+}
+
+/**
+ * Writes the partial statistics of channels [first, x.channels) of `x` into `partial` (from
+ * emptyPartialStatistics, with room for them), where the channels before `first` are left as
+ * they are. A dense block's batchnorms share one such tensor per feature map (see
+ * ops/batchnorm.ts), so each channel's statistics are computed once per forward pass.
+ */
+export function batchnormPartialStatistics(x: FeatureView, partial: Tensor, first = 0): void {
+  const total = x.batch * x.height * x.width;
+  const plan = statisticsPlan(x.channels, total);
+  const chunks = plan.chunks;
+  if (partial.rank !== 3 || partial.shape[0] < x.channels || partial.shape[1] !== chunks || partial.shape[2] !== 3) {
+    throw new Error(`batchnorm: partial statistics ${formatShape(partial.shape)} do not fit ${x.channels} channels of ${chunks} chunks`);
+  }
+  const channels = x.channels - first;
+  if (channels <= 0 || total === 0) return;
+
+  // The plan for the new channels alone: the same chunks, fewer workgroups.
+  const pass = statisticsPlan(channels, total);
+  getEngine().dispatch({
+    kernel: { family: 'batchnorm_stats', source: statsSource, entry: pass.entry, defines: { WORKGROUP: pass.workgroupSize } },
+    bindings: [x.tensor.binding(), partial.binding()],
+    uniforms: new Uniforms()
+      .u32(x.batch, channels, x.height * x.width, x.offset + first * x.height * x.width, x.batchStride, chunks, plan.chunk, 3 * first * chunks)
+      .finish(),
+    workgroups: pass.workgroups,
+  });
+}
+
 /**
  * Computes per-channel statistics and the affine map of the normalisation: a new [C, 4]
  * tensor of (mean, invstd, scale, shift). In training mode the batch statistics are used
  * (biased variance) and, with `updateRunning`, the running ones are updated in place with
- * `momentum` and the unbiased variance; in eval mode the running statistics are used.
+ * `momentum` and the unbiased variance; in eval mode the running statistics are used. In
+ * training mode, `partial` gives the partial statistics of x's channels, already computed
+ * (batchnormPartialStatistics), instead of computing them here.
  */
-export function batchnormStatistics(x: FeatureView, p: BatchnormParameters, options: { training: boolean; updateRunning?: boolean; eps?: number; momentum?: number }): Tensor {
+export function batchnormStatistics(
+  x: FeatureView,
+  p: BatchnormParameters,
+  options: { training: boolean; updateRunning?: boolean; eps?: number; momentum?: number },
+  partial?: Tensor,
+): Tensor {
   checkParameters(x, p);
   const total = x.batch * x.height * x.width;
   if (options.training && total === 0) throw new Error(`batchnorm: cannot compute batch statistics of an empty input [${viewShape(x).join(', ')}]`);
@@ -96,24 +136,19 @@ export function batchnormStatistics(x: FeatureView, p: BatchnormParameters, opti
   const stats = Tensor.empty([x.channels, 4], 'f32', 'batchnorm.stats');
   if (x.channels === 0) return stats;
 
-  const plan = statisticsPlan(x.channels, total);
-  const chunks = plan.chunks;
-  let partial: Tensor;
-  if (options.training) {
-    partial = Tensor.empty([x.channels, chunks, 3], 'f32', 'batchnorm.partial');
-    engine.dispatch({
-      kernel: { family: 'batchnorm_stats', source: statsSource, entry: plan.entry, defines: { WORKGROUP: plan.workgroupSize } },
-      bindings: [x.tensor.binding(), partial.binding()],
-      uniforms: new Uniforms().u32(x.batch, x.channels, x.height * x.width, x.offset, x.batchStride, chunks, plan.chunk, 0).finish(),
-      workgroups: plan.workgroups,
-    });
-  } else {
-    // The merge reads no partial results in eval mode, but its binding must still be filled.
-    partial = Tensor.empty([1], 'f32', 'batchnorm.partial');
+  const chunks = statisticsPlan(x.channels, total).chunks;
+  let merged = partial;
+  if (options.training && !merged) {
+    merged = emptyPartialStatistics(x.channels, total);
+    batchnormPartialStatistics(x, merged);
+  } else if (options.training && (merged!.shape[0] < x.channels || merged!.shape[1] !== chunks)) {
+    throw new Error(`batchnorm: partial statistics ${formatShape(merged!.shape)} do not fit ${x.channels} channels of ${chunks} chunks`);
   }
+  // The merge reads no partial results in eval mode, but its binding must still be filled.
+  const bound = merged ?? Tensor.empty([1], 'f32', 'batchnorm.partial');
   engine.dispatch({
     kernel: { family: 'batchnorm_finalize', source: finalizeSource, defines: { WORKGROUP } },
-    bindings: [partial.binding(), p.gamma.binding(), p.beta.binding(), p.runningMean.binding(), p.runningVar.binding(), stats.binding()],
+    bindings: [bound.binding(), p.gamma.binding(), p.beta.binding(), p.runningMean.binding(), p.runningVar.binding(), stats.binding()],
     uniforms: new Uniforms()
       .u32(x.channels, options.training ? chunks : 0, options.training ? 1 : 0, options.training && options.updateRunning ? 1 : 0)
       .f32(options.eps ?? 1e-5, options.momentum ?? 0.1)
@@ -121,7 +156,7 @@ export function batchnormStatistics(x: FeatureView, p: BatchnormParameters, opti
       .finish(),
     workgroups: Math.ceil(x.channels / WORKGROUP),
   });
-  partial.dispose();
+  if (bound !== partial) bound.dispose();
   return stats;
 }
 

@@ -2,7 +2,7 @@
 // updates, fused ReLU), stability on a channel with a large mean, channel views, and backward
 // rules against finite differences and a float64 reference. The statistics passes have two
 // variants (a workgroup or a thread per chunk); the cases that use them run with each.
-import { gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
+import { getEngine, gradcheck, ops, tensor, tidy, type Tensor } from '../../src/index.ts';
 import { FeatureMap } from '../../src/autograd/ops/conv.ts';
 import { assertClose, assertEqual } from '../harness/assert.ts';
 import { f32, uniform } from '../harness/random.ts';
@@ -189,6 +189,51 @@ for (const [training, relu, variant] of [[true, false, 'workgroup'], [true, true
     }),
   });
 }
+
+// The batchnorms that read one map's prefixes in training share its channels' statistics
+// (ops/batchnorm.ts): each reads the partial statistics of channels that earlier ones computed
+// and adds those of the channels written since. 143 values per channel: two chunks in the
+// serial variant, with the boundary inside an image.
+for (const variant of STRATEGIES) cases.push({
+  name: `shared statistics of map prefixes, ${variant}`,
+  run: () => withStrategy(variant, async () => {
+    const [batch, channels, plane] = [3, 7, 11 * 13];
+    const x = f32(uniform(batch * channels * plane, 21, -1, 1));
+    const prefixOf = (count: number) => {
+      const values = new Float64Array(batch * count * plane);
+      for (let n = 0; n < batch; n++) values.set(x.subarray(n * channels * plane, (n * channels + count) * plane), n * count * plane);
+      return values;
+    };
+    const engine = getEngine();
+
+    // Channels are only read once written: 4 first, then all 7. The last read adds no channel,
+    // so it runs no statistics pass, only the merge and the normalisation.
+    const reads = [[4, 2], [4, 4], [7, 7], [7, 3]];
+    const p = reads.map(([, count]) => params(count, 30 + count));
+    const dispatches: number[] = [];
+    const outputs = tidy(() => {
+      const map = new FeatureMap([batch, channels, 11, 13]);
+      map.current.write(x);
+      return reads.map(([filled, count], i) => {
+        map.filled = filled;
+        const before = engine.stats().dispatches;
+        const y = ops.batchNorm2d(map.prefix(count), p[i].gamma, p[i].beta, p[i].mean, p[i].variance, { training: true });
+        dispatches.push(engine.stats().dispatches - before);
+        return y;
+      });
+    });
+
+    for (const [i, [, count]] of reads.entries()) {
+      const { values } = p[i];
+      const ref = batchnormTrainRef(prefixOf(count), batch, count, plane, values.gamma, values.beta, values.mean, values.variance);
+      assertClose(await outputs[i].data(), ref.y, `y of prefix ${count}`, { atol: 1e-5, rtol: 1e-4 });
+      assertClose(await p[i].mean.data(), ref.runningMean, `running mean of prefix ${count}`, { atol: 1e-6, rtol: 1e-5 });
+      assertClose(await p[i].variance.data(), ref.runningVar, `running variance of prefix ${count}`, { atol: 1e-6, rtol: 1e-5 });
+      disposeAll(p[i], outputs[i]);
+    }
+    assertEqual(dispatches[3], 2, 'dispatches of a read that adds no channel');
+  }),
+});
 
 cases.push({
   name: 'backward into a map prefix, finite differences',

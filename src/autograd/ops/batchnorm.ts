@@ -9,6 +9,7 @@ import * as K from '../../kernels/batchnorm.ts';
 import { featureView, type FeatureView } from '../../kernels/conv2d.ts';
 import { record } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
+import { adopt } from '../scope.ts';
 import { inputGradient, inputView, writeInto, type FeatureInput, type FeatureMap } from './conv.ts';
 
 export interface BatchNormOptions {
@@ -28,7 +29,8 @@ export function batchNorm2d(input: FeatureInput, gamma: Tensor, beta: Tensor, ru
   const relu = options.relu ?? false;
   const training = options.training;
   const params = { gamma, beta, runningMean, runningVar };
-  const stats = K.batchnormStatistics(x, params, { training, updateRunning: true, eps: options.eps, momentum: options.momentum });
+  const partial = training ? sharedPartialStatistics(input, x) : undefined;
+  const stats = K.batchnormStatistics(x, params, { training, updateRunning: true, eps: options.eps, momentum: options.momentum }, partial);
   const name = relu ? 'batchnorm_relu' : 'batchnorm';
 
   const backward = (saved: Tensor[], gradOut: FeatureView): (Tensor | null)[] => {
@@ -52,4 +54,30 @@ export function batchNorm2d(input: FeatureInput, gamma: Tensor, beta: Tensor, ru
   record(name, [source, gamma, beta], [y], [source, stats, gamma], (saved, [g]) => backward(saved, featureView(g!)));
   stats.dispose();
   return y;
+}
+
+/**
+ * Returns the partial statistics of a feature-map prefix, shared by every batchnorm that reads
+ * the map in this forward pass. Written channels never change, so each channel's statistics
+ * are computed once rather than by every later layer of the dense block that reads it.
+ * Returns undefined for a plain tensor, and for a map made outside any scope, which would
+ * have nothing to free the shared tensor.
+ */
+function sharedPartialStatistics(input: FeatureInput, x: FeatureView): Tensor | undefined {
+  if (input instanceof Tensor || !input.statistics) return undefined;
+  const cache = input.statistics;
+  if (!cache.partial) {
+    if (!cache.scope) return undefined;
+    const partial = K.emptyPartialStatistics(input.source.shape[1], x.batch * x.height * x.width);
+    if (!adopt(cache.scope, partial)) {
+      partial.dispose();
+      return undefined;
+    }
+    cache.partial = partial;
+  }
+  if (cache.channels < x.channels) {
+    K.batchnormPartialStatistics(x, cache.partial, cache.channels);
+    cache.channels = x.channels;
+  }
+  return cache.partial;
 }

@@ -22,10 +22,24 @@ import { getEngine } from '../../gpu/engine.ts';
 import { accumulateInto } from '../../kernels/elementwise.ts';
 import { isGradEnabled, record } from '../tape.ts';
 import { Tensor, formatShape, zeros } from '../tensor.ts';
+import { currentScope } from '../scope.ts';
 
 /** The gradient buffer shared by all versions of one feature map during backward. */
 interface GradientSlot {
   grad: Tensor | null;
+}
+
+/**
+ * Partial batchnorm statistics of a feature map's written channels, shared by the batchnorms
+ * that read its prefixes during one forward pass (see ops/batchnorm.ts).
+ */
+export interface StatisticsCache {
+  /** [C_total, chunks, 3] (kernels/batchnorm.ts); null until a batchnorm in training mode reads the map. */
+  partial: Tensor | null;
+  /** Channels [0, channels) whose statistics `partial` holds. */
+  channels: number;
+  /** The scope that was open when the map was made: it frees `partial` along with the map. */
+  scope: Set<Tensor> | null;
 }
 
 /** Channels [0, channels) of one version of a feature map, as an op input. */
@@ -33,6 +47,7 @@ export interface ChannelPrefix {
   source: Tensor;
   channels: number;
   slot: GradientSlot;
+  statistics?: StatisticsCache;
 }
 
 /** Input of conv2d, batchnorm and pooling: a 4-D tensor or a feature-map prefix. */
@@ -45,6 +60,7 @@ export class FeatureMap {
   /** Channels written so far; the next writer starts here. */
   filled = 0;
   readonly slot: GradientSlot = { grad: null };
+  readonly statistics: StatisticsCache = { partial: null, channels: 0, scope: currentScope() };
 
   constructor(readonly shape: readonly [number, number, number, number], name = 'feature map') {
     this.current = Tensor.empty(shape, 'f32', name);
@@ -59,7 +75,7 @@ export class FeatureMap {
     if (channels > this.filled) {
       throw new Error(`feature map ${formatShape(this.shape)}: cannot read ${channels} channels, only ${this.filled} are written`);
     }
-    return { source: this.current, channels, slot: this.slot };
+    return { source: this.current, channels, slot: this.slot, statistics: this.statistics };
   }
 }
 
