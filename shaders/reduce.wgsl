@@ -98,10 +98,22 @@ fn main_serial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     rest = rest / size;
   }
 
+  var acc = identity();
+  if (params.reduce_rank == 1u) {
+    // One reduced axis (the host merges neighbouring ones): a plain strided walk.
+    let stride = dim(params.reduce_strides, 0u);
+    for (var r = 0u; r < params.n_reduce; r++) {
+      acc = combine(acc, x[offset]);
+      offset += stride;
+    }
+    if (OP == 1u) { acc = acc / f32(params.n_reduce); }
+    out[o] = acc;
+    return;
+  }
+
   // `index` holds the coordinates along the reduced axes, innermost last, and advances like
   // an odometer, so the loop steps the input offset instead of dividing per element.
   var index: array<u32, 8>;
-  var acc = identity();
   for (var r = 0u; r < params.n_reduce; r++) {
     acc = combine(acc, x[offset]);
     var d = i32(params.reduce_rank) - 1;

@@ -71,6 +71,9 @@ export function reduce(op: ReduceOp, x: Tensor, axes?: number | readonly number[
   }
   const kept = x.shape.map((_, i) => i).filter((i) => !reduced.includes(i));
   const nReduce = reduced.reduce((n, i) => n * x.shape[i], 1);
+  // Neighbouring reduced axes of a dense tensor are one axis of their combined size, so that
+  // a bias gradient's sum over [batch, tokens] walks a single strided axis (main_serial's fast path).
+  const walk = mergeNeighbours(reduced, x.shape, strides);
   if (nReduce === 0 && op !== 'sum') throw new Error(`${op}: cannot reduce ${formatShape(x.shape)} over an empty axis`);
 
   const outShape = keepDims ? x.shape.map((d, i) => (reduced.includes(i) ? 1 : d)) : kept.map((i) => x.shape[i]);
@@ -82,13 +85,30 @@ export function reduce(op: ReduceOp, x: Tensor, axes?: number | readonly number[
     kernel: { family: 'reduce', source: reduceSource, entry: serial ? 'main_serial' : 'main', defines: { OP: OPS[op], WORKGROUP: workgroup } },
     bindings: [x.binding(), out.binding()],
     uniforms: new Uniforms(4 + 4 * MAX_RANK)
-      .u32(out.size, nReduce, kept.length, reduced.length)
+      .u32(out.size, nReduce, kept.length, walk.sizes.length)
       .u32(...padded(kept.map((i) => x.shape[i])), ...padded(kept.map((i) => strides[i])))
-      .u32(...padded(reduced.map((i) => x.shape[i])), ...padded(reduced.map((i) => strides[i])))
+      .u32(...padded(walk.sizes), ...padded(walk.strides))
       .finish(),
     workgroups: serial ? Math.ceil(out.size / SERIAL_WORKGROUP) : out.size,
   });
   return out;
+}
+
+/** Returns the sizes and strides of sorted `axes`, where runs of consecutive axes become one. */
+function mergeNeighbours(axes: number[], shape: Shape, strides: number[]): { sizes: number[]; strides: number[] } {
+  const sizes: number[] = [];
+  const steps: number[] = [];
+  axes.forEach((axis, i) => {
+    if (i > 0 && axes[i - 1] === axis - 1) {
+      // The run's stride becomes this axis's; its size multiplies in.
+      sizes[sizes.length - 1] *= shape[axis];
+      steps[steps.length - 1] = strides[axis];
+    } else {
+      sizes.push(shape[axis]);
+      steps.push(strides[axis]);
+    }
+  });
+  return { sizes, strides: steps };
 }
 
 /** Sums a broadcast gradient back to `shape` (the reverse of NumPy broadcasting). */

@@ -34,6 +34,7 @@ function reduceRef(op: Op, x: ArrayLike<number>, shape: number[], axes: number[]
 
 // [shape, axes]: one element, a prime row, rows of 63, 64, 65, 255, 256 and 257 values, the
 // outer axis of a matrix (bias gradients), a middle axis, two axes, negative and all axes.
+// Neighbouring reduced axes merge into one strided axis; [0, 2] and [0, 2, 3] keep a gap.
 const CASES: [number[], number[] | undefined][] = [
   [[1], [0]],
   [[7, 13], [1]],
@@ -47,6 +48,8 @@ const CASES: [number[], number[] | undefined][] = [
   [[3, 17, 7], [1]],
   [[4, 9, 5], [0, 1]],
   [[2, 3, 4, 5], [0, 2, 3]],
+  [[3, 4, 5], [0, 2]],
+  [[2, 3, 4, 5], [1, 2]],
   [[6, 11], undefined],
   [[1000], undefined],
 ];
