@@ -2,6 +2,7 @@
 // with the remaining arguments. Used by the npm scripts, so no TypeScript loader is needed.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,9 +14,10 @@ if (!entry) {
 }
 
 const outfile = join(root, 'dist', basename(entry).replace(/\.ts$/, '.mjs'));
-await build({
+const bundle = await build({
   entryPoints: [join(root, entry)],
   outfile,
+  write: false,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -27,5 +29,13 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// Two runs of one entry point (say `--models densenet` and `--models vit` side by side) share
+// the output path. Writing a private file and renaming it over the path, which is atomic,
+// means neither run can load a bundle the other is halfway through writing.
+const partial = `${outfile}.${process.pid}.tmp`;
+mkdirSync(dirname(outfile), { recursive: true });
+writeFileSync(partial, bundle.outputFiles[0].contents);
+renameSync(partial, outfile);
 const result = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
