@@ -235,6 +235,59 @@ for (const variant of STRATEGIES) cases.push({
   }),
 });
 
+// Lowering `filled` means channels may be written again, so their shared statistics are
+// dropped: after a rewind and new values, the next read must match the new values.
+cases.push({
+  name: 'map rewind drops shared statistics',
+  run: async () => {
+    const shape = [2, 4, 3, 3] as const;
+    const first = f32(uniform(2 * 4 * 9, 40, -1, 1));
+    const second = f32(uniform(2 * 4 * 9, 41, 3, 5));
+    const p = params(4, 42);
+    const y = tidy(() => {
+      const map = new FeatureMap(shape);
+      map.current.write(first);
+      map.filled = 4;
+      ops.batchNorm2d(map.prefix(), p.gamma, p.beta, p.mean, p.variance, { training: true });
+      map.filled = 0;
+      map.current.write(second);
+      map.filled = 4;
+      return ops.batchNorm2d(map.prefix(), p.gamma, p.beta, p.mean, p.variance, { momentum: 0, training: true });
+    });
+    const ref = batchnormTrainRef(second, 2, 4, 9, p.values.gamma, p.values.beta, p.values.mean, p.values.variance);
+    assertClose(await y.data(), ref.y, 'y after the rewind', { atol: 1e-5, rtol: 1e-4 });
+    disposeAll(p, y);
+  },
+});
+
+// A map returned from its scope takes its tensors along, but not the shared statistics, which
+// the scope frees. Later reads of the map compute their own statistics and leave nothing behind.
+cases.push({
+  name: 'map returned from its scope leaks nothing',
+  run: async () => {
+    const engine = getEngine();
+    const x = f32(uniform(2 * 6 * 15, 43, -1, 1));
+    const p = params(3, 44);
+    const before = engine.stats().liveBytes;
+    const map = tidy(() => {
+      const m = new FeatureMap([2, 6, 3, 5]);
+      m.current.write(x);
+      m.filled = 3;
+      ops.batchNorm2d(m.prefix(3), p.gamma, p.beta, p.mean, p.variance, { training: true }).dispose();
+      return m;
+    });
+    map.filled = 6;
+    const q = params(6, 45);
+    const y = tidy(() => ops.batchNorm2d(map.prefix(), q.gamma, q.beta, q.mean, q.variance, { training: true }));
+    const ref = batchnormTrainRef(x, 2, 6, 15, q.values.gamma, q.values.beta, q.values.mean, q.values.variance);
+    assertClose(await y.data(), ref.y, 'y of a later read', { atol: 1e-5, rtol: 1e-4 });
+    for (const t of [y, map.current]) t.dispose();
+    disposeAll(q);
+    assertEqual(engine.stats().liveBytes - before, 0, 'live bytes left');
+    disposeAll(p);
+  },
+});
+
 cases.push({
   name: 'backward into a map prefix, finite differences',
   run: async () => {

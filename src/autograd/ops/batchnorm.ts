@@ -58,7 +58,7 @@ export function batchNorm2d(input: FeatureInput, gamma: Tensor, beta: Tensor, ru
 
 /**
  * Returns the partial statistics of a feature-map prefix, shared by every batchnorm that reads
- * the map in this forward pass. Written channels never change, so each channel's statistics
+ * the map in this forward pass. Ops never rewrite a written channel (see FeatureMap), so each channel's statistics
  * are computed once rather than by every later layer of the dense block that reads it.
  * Returns undefined for a plain tensor, and for a map made outside any scope, which would
  * have nothing to free the shared tensor.
@@ -66,6 +66,11 @@ export function batchNorm2d(input: FeatureInput, gamma: Tensor, beta: Tensor, ru
 function sharedPartialStatistics(input: FeatureInput, x: FeatureView): Tensor | undefined {
   if (input instanceof Tensor || !input.statistics) return undefined;
   const cache = input.statistics;
+  if (cache.partial?.isDisposed) {
+    // The scope that made the map has closed while the map lives on: stop sharing.
+    cache.partial = null;
+    cache.scope = null;
+  }
   if (!cache.partial) {
     if (!cache.scope) return undefined;
     const partial = K.emptyPartialStatistics(input.source.shape[1], x.batch * x.height * x.width);

@@ -53,17 +53,39 @@ export interface ChannelPrefix {
 /** Input of conv2d, batchnorm and pooling: a 4-D tensor or a feature-map prefix. */
 export type FeatureInput = Tensor | ChannelPrefix;
 
-/** A dense block's concatenated feature map [B, C_total, H, W], filled slice by slice. */
+/**
+ * A dense block's concatenated feature map [B, C_total, H, W], filled slice by slice.
+ *
+ * NOTE: batchnorms in training share the statistics of the written channels (see
+ * `statistics`), which assumes that a written channel never changes. Ops only append, and
+ * lowering `filled` drops the shared statistics. Writing into `current` directly does not.
+ */
 export class FeatureMap {
   /** The latest version: the tensor that the next reader or writer takes as input. */
   current: Tensor;
-  /** Channels written so far; the next writer starts here. */
-  filled = 0;
   readonly slot: GradientSlot = { grad: null };
-  readonly statistics: StatisticsCache = { partial: null, channels: 0, scope: currentScope() };
+  /**
+   * Partial batchnorm statistics of the written channels. It is not enumerable, so that a map
+   * returned from `tidy()` does not carry the shared tensor out of the scope that frees it.
+   */
+  declare readonly statistics: StatisticsCache;
+  private written = 0;
 
   constructor(readonly shape: readonly [number, number, number, number], name = 'feature map') {
     this.current = Tensor.empty(shape, 'f32', name);
+    const statistics: StatisticsCache = { partial: null, channels: 0, scope: currentScope() };
+    Object.defineProperty(this, 'statistics', { value: statistics, enumerable: false });
+  }
+
+  /** Channels written so far; the next writer starts here. */
+  get filled(): number {
+    return this.written;
+  }
+
+  set filled(channels: number) {
+    // Channels below the new count may be written again, so their statistics no longer hold.
+    if (channels < this.statistics.channels) this.statistics.channels = Math.max(0, channels);
+    this.written = channels;
   }
 
   get channels(): number {
@@ -177,8 +199,10 @@ export function conv2d(input: FeatureInput, weight: Tensor, bias: Tensor | null 
     return bias ? [dx, dw, db] : [dx, dw];
   };
 
-  // A training step may keep the forward pass's column matrix for the weight gradient (on
-  // software adapters, see kernels/im2col.ts); evaluation and frozen weights never do.
+  // With grad enabled, the forward pass may keep its column matrix for the weight gradient
+  // (on software adapters, see kernels/im2col.ts). The tape keeps it until backward or
+  // clearTape(), also for a module in eval mode. Under noGrad, or with a frozen weight, the
+  // pass keeps nothing.
   const keep = bias === null && weight.requiresGrad && isGradEnabled();
   let columns: Tensor | null = null;
   const forward = (out?: FeatureView): Tensor => {
