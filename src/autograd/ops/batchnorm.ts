@@ -58,10 +58,10 @@ export function batchNorm2d(input: FeatureInput, gamma: Tensor, beta: Tensor, ru
 
 /**
  * Returns the partial statistics of a feature-map prefix, shared by every batchnorm that reads
- * the map in this forward pass. Ops never rewrite a written channel (see FeatureMap), so each channel's statistics
- * are computed once rather than by every later layer of the dense block that reads it.
- * Returns undefined for a plain tensor, and for a map made outside any scope, which would
- * have nothing to free the shared tensor.
+ * the map in this forward pass. Ops never rewrite a written channel (see FeatureMap), so each
+ * channel's statistics are computed once rather than by every later layer of the dense block
+ * that reads it. Returns undefined for a plain tensor, and for a map made outside any scope,
+ * which would have nothing to free the shared tensor.
  */
 function sharedPartialStatistics(input: FeatureInput, x: FeatureView): Tensor | undefined {
   if (input instanceof Tensor || !input.statistics) return undefined;
