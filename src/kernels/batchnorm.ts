@@ -82,6 +82,13 @@ function checkSeparate(a: FeatureView, b: FeatureView, what: string): void {
   }
 }
 
+/** Checks that a partial-statistics tensor has room for `channels` channels of `chunks` chunks. */
+function checkPartial(partial: Tensor, channels: number, chunks: number): void {
+  if (partial.rank !== 3 || partial.shape[0] < channels || partial.shape[1] !== chunks || partial.shape[2] !== 3) {
+    throw new Error(`batchnorm: partial statistics ${formatShape(partial.shape)} do not fit ${channels} channels of ${chunks} chunks`);
+  }
+}
+
 /** Returns an uninitialised tensor for the partial statistics of `channels` channels of `total` values each. */
 export function emptyPartialStatistics(channels: number, total: number): Tensor {
   return Tensor.empty([channels, statisticsPlan(channels, total).chunks, 3], 'f32', 'batchnorm.partial');
@@ -97,9 +104,7 @@ export function batchnormPartialStatistics(x: FeatureView, partial: Tensor, firs
   const total = x.batch * x.height * x.width;
   const plan = statisticsPlan(x.channels, total);
   const chunks = plan.chunks;
-  if (partial.rank !== 3 || partial.shape[0] < x.channels || partial.shape[1] !== chunks || partial.shape[2] !== 3) {
-    throw new Error(`batchnorm: partial statistics ${formatShape(partial.shape)} do not fit ${x.channels} channels of ${chunks} chunks`);
-  }
+  checkPartial(partial, x.channels, chunks);
   const channels = x.channels - first;
   if (channels <= 0 || total === 0) return;
 
@@ -141,8 +146,8 @@ export function batchnormStatistics(
   if (options.training && !merged) {
     merged = emptyPartialStatistics(x.channels, total);
     batchnormPartialStatistics(x, merged);
-  } else if (options.training && (merged!.shape[0] < x.channels || merged!.shape[1] !== chunks)) {
-    throw new Error(`batchnorm: partial statistics ${formatShape(merged!.shape)} do not fit ${x.channels} channels of ${chunks} chunks`);
+  } else if (options.training) {
+    checkPartial(merged!, x.channels, chunks);
   }
   // The merge reads no partial results in eval mode, but its binding must still be filled.
   const bound = merged ?? Tensor.empty([1], 'f32', 'batchnorm.partial');

@@ -208,6 +208,29 @@ export function conv2dForward(
   out?: FeatureView,
   beta = 0,
 ): Tensor {
+  return forwardPass(input, weight, bias, options, out, beta, false).y;
+}
+
+/**
+ * Forward pass of a training step without bias: conv2dForward, plus the column matrix when this
+ * convolution keeps it for the backward pass (on the im2col path, see keepsColumns in
+ * im2col.ts). Pass the columns to conv2dBackwardKept; when they are null, use
+ * conv2dBackwardData and conv2dBackwardWeight.
+ */
+export function conv2dForwardTraining(input: Tensor | FeatureView, weight: Tensor, options: Conv2dOptions = {}, out?: FeatureView): { y: Tensor; columns: Tensor | null } {
+  return forwardPass(input, weight, null, options, out, 0, true);
+}
+
+/** Runs the forward pass; with `keep`, returns the columns of an im2col pass that keepsColumns allows. */
+function forwardPass(
+  input: Tensor | FeatureView,
+  weight: Tensor,
+  bias: Tensor | null,
+  options: Conv2dOptions,
+  out: FeatureView | undefined,
+  beta: number,
+  keep: boolean,
+): { y: Tensor; columns: Tensor | null } {
   const x = asView(input);
   const g = convGeometry(x, weight.shape, options);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== g.outChannels)) {
@@ -217,11 +240,11 @@ export function conv2dForward(
   const y = out ?? featureView(Tensor.empty(outShape, 'f32', 'conv2d'));
   checkView(y, outShape, 'output view');
   const n = g.batch * g.outHeight * g.outWidth;
-  if (n === 0 || g.outChannels === 0) return y.tensor;
+  if (n === 0 || g.outChannels === 0) return { y: y.tensor, columns: null };
   const aliased = sharesBuffer(x, y);
   if (usesIm2col(g, bias !== null)) {
-    conv2dForwardIm2col(x, weight, g, y, beta);
-    return y.tensor;
+    const columns = conv2dForwardIm2col(x, weight, g, y, beta, keep && keepsColumns(g));
+    return { y: y.tensor, columns };
   }
   if (conv2dConfig.pointwiseAsGemm && isPointwise(g) && !bias && !aliased) {
     // Per image: y[C_out, HW] = w[C_out, C_in] x[C_in, HW], the weights shared by the batch.
@@ -229,7 +252,7 @@ export function conv2dForward(
       a: weight, b: x.tensor, c: y.tensor, m: g.outChannels, n: g.height * g.width, k: g.inChannels, batch: g.batch,
       aBatchStride: 0, bOffset: x.offset, bBatchStride: x.batchStride, cOffset: y.offset, cBatchStride: y.batchStride, beta,
     });
-    return y.tensor;
+    return { y: y.tensor, columns: null };
   }
 
   getEngine().dispatch({
@@ -243,26 +266,7 @@ export function conv2dForward(
       .u32(flag(isPointwise(g)), flag(bias !== null), flag(aliased)).finish(),
     workgroups: [Math.ceil(n / TILE_N), Math.ceil(g.outChannels / tileM(g.outChannels)), 1],
   });
-  return y.tensor;
-}
-
-/**
- * Forward pass of a training step without bias: conv2dForward, plus the column matrix when this
- * convolution keeps it for the backward pass (on the im2col path, see keepsColumns in
- * im2col.ts). Pass the columns to conv2dBackwardKept; when they are null, use
- * conv2dBackwardData and conv2dBackwardWeight.
- */
-export function conv2dForwardTraining(input: Tensor | FeatureView, weight: Tensor, options: Conv2dOptions = {}, out?: FeatureView): { y: Tensor; columns: Tensor | null } {
-  const x = asView(input);
-  const g = convGeometry(x, weight.shape, options);
-  const empty = g.batch * g.outHeight * g.outWidth === 0 || g.outChannels === 0;
-  if (empty || !usesIm2col(g, false) || !keepsColumns(g)) return { y: conv2dForward(input, weight, null, options, out), columns: null };
-  const outShape = [g.batch, g.outChannels, g.outHeight, g.outWidth];
-  const y = out ?? featureView(Tensor.empty(outShape, 'f32', 'conv2d'));
-  checkView(y, outShape, 'output view');
-  sharesBuffer(x, y);
-  const columns = conv2dForwardIm2col(x, weight, g, y, 0, true);
-  return { y: y.tensor, columns };
+  return { y: y.tensor, columns: null };
 }
 
 /**

@@ -17,8 +17,8 @@
  * input-gradient passes also use k-major columns, so that each is one GEMM over the batch.
  *
  * In training, a convolution whose columns fit `im2colConfig.keepBytes` runs its forward pass
- * on k-major columns at any size and keeps them for the backward pass, which then rearranges
- * dy once for both gradients and builds no columns:
+ * on k-major columns at any size and keeps them for the backward pass. That pass rearranges dy
+ * once for both gradients and does not rebuild the columns of x:
  *   forward        cols = im2col(x), k-major   y_k = w cols                 y = y_k rearranged
  *   backward       dy_k = dy rearranged        dx = col2im(w^T dy_k)        dw = dy_k cols^T
  * With stride 1 and fewer output than input channels, as in a dense layer's 3x3 convolution
@@ -84,11 +84,11 @@ export function transposedGeometry(g: ConvGeometry): ConvGeometry | null {
 function flipKernel(weight: Tensor, g: ConvGeometry): Tensor {
   const flipped = Tensor.empty([g.inChannels, g.outChannels, g.kernelH, g.kernelW], 'f32', 'conv2d.flipped kernel');
   // The shader reads C_out from `batch` and C_in from `c_in`.
-  const shape: Window = { ...g, batch: g.outChannels };
+  const window: Window = { ...g, batch: g.outChannels };
   getEngine().dispatch({
     kernel: { family: 'im2col', source: im2colSource, entry: 'flip_kernel', defines: { WORKGROUP } },
     bindings: [weight.binding(), flipped.binding()],
-    uniforms: windowUniforms(shape, 0, 0, false, 0),
+    uniforms: windowUniforms(window, 0, 0, false, 0),
     workgroups: Math.ceil(flipped.size / WORKGROUP),
   });
   return flipped;
