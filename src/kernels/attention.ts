@@ -26,7 +26,7 @@ const TILE_FLOATS = 4096;
  * Threads per workgroup in every attention kernel, each owning one query or key row: 64, or
  * for sequences of at most 32 tokens the sequence length rounded up to a multiple of 8, so
  * that a ViT of 17 tokens runs 24 threads. Lavapipe runs a workgroup as 8-lane vectors, and
- * there the three attention passes at 17 tokens took 30% less time with 24 threads than with 32.
+ * there the three attention passes at 17 tokens took about 30% less time with 24 threads than with 32.
  */
 function rowsPerWorkgroup(tokens: number): number {
   if (tokens <= 32) return Math.max(8, Math.ceil(tokens / 8) * 8);

@@ -192,8 +192,8 @@ for (const [training, relu, variant] of [[true, false, 'workgroup'], [true, true
 
 // The batchnorms that read one map's prefixes in training share its channels' statistics
 // (ops/batchnorm.ts): each reads the partial statistics of channels that earlier ones computed
-// and adds those of the channels written since. 143 values per channel: two chunks in the
-// serial variant, with the boundary inside an image.
+// and adds those of the channels written since. A channel has 429 values (3 images of 11x13),
+// two chunks in the serial variant, with the boundary inside an image.
 for (const variant of STRATEGIES) cases.push({
   name: `shared statistics of map prefixes, ${variant}`,
   run: () => withStrategy(variant, async () => {

@@ -27,7 +27,8 @@ const SHAPES: ConvShape[] = [
   { batch: 1, cin: 36, h: 1, w: 1, cout: 5, k: 3, stride: 1, pad: 1 },
   { batch: 1, cin: 3, h: 2, w: 3, cout: 2, k: 7, stride: 2, pad: 3 },
   // Stride 1 with fewer output than input channels: on the im2col path, the input gradient is a
-  // convolution of dy with the flipped kernel, here with padding 2, 0 and 1 (0, 2 and 1 for dy).
+  // convolution of dy with the flipped kernel. Here the padding is 0, 2 and 2 (2, 0 and 2 for
+  // dy), the last with a 5x5 kernel.
   { batch: 2, cin: 6, h: 6, w: 5, cout: 4, k: 3, stride: 1, pad: 0 },
   { batch: 1, cin: 5, h: 4, w: 4, cout: 2, k: 3, stride: 1, pad: 2 },
   { batch: 3, cin: 9, h: 7, w: 6, cout: 8, k: 5, stride: 1, pad: 2 },
@@ -124,8 +125,8 @@ for (const keepBytes of [im2colConfig.keepBytes, 0]) SHAPES.forEach((s, index) =
     const xt = tensor(x, [s.batch, s.cin, s.h, s.w], { requiresGrad: true, name: 'x' });
     const wt = tensor(w, [s.cout, s.cin, s.k, s.k], { requiresGrad: true, name: 'w' });
     const pointwisePerImage = s.k === 1 && s.stride === 1 && s.pad === 0 && s.h * s.w >= 32;
-    const kept = tidy(() => K.conv2dForwardTraining(xt, wt, conv).columns !== null);
-    assertEqual(kept, keepBytes > 0 && !pointwisePerImage, 'columns kept');
+    const columnsKept = tidy(() => K.conv2dForwardTraining(xt, wt, conv).columns !== null);
+    assertEqual(columnsKept, keepBytes > 0 && !pointwisePerImage, 'columns kept');
 
     const y = tidy(() => {
       const out = ops.conv2d(xt, wt, null, conv);

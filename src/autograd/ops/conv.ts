@@ -36,7 +36,7 @@ interface GradientSlot {
 export interface StatisticsCache {
   /** [C_total, chunks, 3] (kernels/batchnorm.ts); null until a batchnorm in training mode reads the map. */
   partial: Tensor | null;
-  /** Channels [0, channels) whose statistics `partial` holds. */
+  /** Channels [0, channels) whose statistics `partial` contains. */
   channels: number;
   /** The scope that was open when the map was made: it frees `partial` along with the map. */
   scope: Set<Tensor> | null;
